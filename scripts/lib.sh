@@ -1,0 +1,69 @@
+# Helpers shared by the project's scripts. Sourced, not run.
+
+step() { printf '\n==> %s\n' "$*"; }
+
+ensure_rust_components() {
+    local have
+    have=$(rustup component list --installed 2>/dev/null || true)
+    for c in rustfmt clippy; do
+        if ! grep -q "^$c" <<<"$have"; then
+            rustup component add "$c"
+        fi
+    done
+}
+
+# ensure_venv DIR REQUIREMENTS CHECK: a virtualenv in DIR with REQUIREMENTS installed, unless one
+# already passes CHECK (a Python statement) and was built from the same requirements.
+ensure_venv() {
+    local dir=$1 req=$2 check=$3
+    local stamp="$dir/.requirements"
+    if [ -x "$dir/bin/python" ] && cmp -s "$req" "$stamp" && "$dir/bin/python" -c "$check" 2>/dev/null; then
+        return 0
+    fi
+    rm -rf "$dir"
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$req"
+    "$dir/bin/python" -c "$check"
+    cp "$req" "$stamp"
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Starts moto's server on a free loopback port and points the AWS SDK's standard settings at it.
+start_moto() {
+    mkdir -p target
+    MOTO_PORT=$(free_port)
+    .venv-moto/bin/moto_server -H 127.0.0.1 -p "$MOTO_PORT" >target/moto.log 2>&1 &
+    MOTO_PID=$!
+    for _ in $(seq 1 100); do
+        if python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$MOTO_PORT/moto-api/data.json', timeout=1)" 2>/dev/null; then
+            break
+        fi
+        if ! kill -0 "$MOTO_PID" 2>/dev/null; then
+            cat target/moto.log >&2
+            echo "moto's server did not start" >&2
+            return 1
+        fi
+        sleep 0.2
+    done
+    export AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
+    export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+    export AWS_EC2_METADATA_DISABLED=true
+    unset AWS_PROFILE AWS_SESSION_TOKEN
+    echo "moto on $AWS_ENDPOINT_URL (pid $MOTO_PID)"
+}
+
+stop_moto() {
+    if [ -n "${MOTO_PID:-}" ]; then
+        kill "$MOTO_PID" 2>/dev/null || true
+        wait "$MOTO_PID" 2>/dev/null || true
+    fi
+}
+
+# One closing line for the whole run, summed over every test binary's "test result" line.
+summarize_cargo_tests() {
+    awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+         END { printf "\n%d passed, %d failed\n", p, f }' "$1"
+}

@@ -1,0 +1,37 @@
+//! Drawing the image captcha (PNG) for a text we chose with a CSPRNG.
+
+use captcha::RngCaptcha;
+use captcha::filters::{Dots, Noise, Wave};
+
+use crate::domain::ImageCodeText;
+
+/// PNG bytes showing `text`, or `None` if the renderer failed.
+pub fn render_png(text: &ImageCodeText) -> Option<Vec<u8>> {
+    let mut c = RngCaptcha::from_rng(rand::rng());
+    // The crate draws a random character of its allowed set: allow exactly the one we want.
+    for ch in text.chars() {
+        c.set_chars(&[ch]).add_char();
+    }
+    if c.chars() != text.chars() {
+        return None;
+    }
+    c.apply_filter(Noise::new(0.2))
+        .apply_filter(Wave::new(2.0, 16.0).horizontal())
+        .view(160, 60)
+        .apply_filter(Dots::new(6));
+    c.as_png()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_a_png_of_every_alphabet_char() {
+        for chunk in ImageCodeText::ALPHABET.chunks(4) {
+            let text = ImageCodeText::from_stored(String::from_utf8(chunk.to_vec()).unwrap());
+            let png = render_png(&text).expect("rendered");
+            assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        }
+    }
+}

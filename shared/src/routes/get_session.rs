@@ -1,0 +1,17 @@
+//! Route 11, GET /session: who is logged in, for every page's header.
+
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+
+use crate::app::App;
+use crate::error::ApiError;
+use crate::http;
+
+pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let auth = app.authenticate(http::session_token(req)).await?;
+    // A session whose user is gone is no login.
+    let user = auth.user.ok_or_else(ApiError::session)?;
+    Ok(http::ok_data(
+        json!({ "user_id": user.id, "name": user.name }),
+    ))
+}

@@ -1,0 +1,13 @@
+//! Route 5, GET /user: the logged-in user's profile.
+
+use lambda_http::{Body, Request, Response};
+
+use crate::app::App;
+use crate::error::ApiError;
+use crate::http;
+
+pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let auth = app.authenticate(http::session_token(req)).await?;
+    let user = auth.user.ok_or_else(|| ApiError::no_data("无效操作"))?;
+    Ok(http::ok_data(user.to_dict(app.config.utc_offset_hours)))
+}

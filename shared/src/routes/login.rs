@@ -1,0 +1,94 @@
+//! Route 4, POST /sessions: mobile and password in, a session out. Unknown mobiles and wrong passwords
+//! look the same, in content and in time.
+
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::app::App;
+use crate::domain::{Mobile, Password, SessionToken};
+use crate::errno::Errno;
+use crate::error::ApiError;
+use crate::http;
+use crate::store::NewSession;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    mobile: Option<String>,
+    password: Option<String>,
+}
+
+pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let body: LoginBody = http::json_body(req)?;
+    let (Some(mobile), Some(password)) = (
+        http::given(body.mobile),
+        body.password.filter(|p| !p.is_empty()),
+    ) else {
+        return Err(ApiError::incomplete());
+    };
+    let mobile = Mobile::parse(mobile.trim()).ok_or_else(|| ApiError::param("手机号格式错误"))?;
+    let cfg = &app.config;
+    let now = app.now();
+
+    let gate = app
+        .store
+        .login_gate(&mobile, now, cfg.login_failure_window)
+        .await
+        .map_err(ApiError::db("查询用户信息失败"))?;
+    if gate.recent_failures >= cfg.login_max_failures {
+        return Err(ApiError::req("错误次数过多，请稍后重试"));
+    }
+
+    // Always one bcrypt verify at the configured cost: against the user's hash, or a dummy one.
+    let (hash, user_id) = match &gate.credentials {
+        Some(c) => (c.password_hash.clone(), Some(c.user_id)),
+        None => (app.dummy_hash.clone(), None),
+    };
+    // A password no account could have (too short or long) still costs one verify.
+    let password = Password::parse(&password).ok();
+    let dummy = app.dummy_hash.clone();
+    let matched = tokio::task::spawn_blocking(move || match password {
+        Some(p) => p.verify(&hash),
+        None => {
+            let _ = Password::parse("timing-equaliser").map(|p| p.verify(&dummy));
+            false
+        }
+    })
+    .await
+    .map_err(|e| ApiError::infra(Errno::ServerErr, "内部错误", &e))?;
+
+    let user_id = match (matched, user_id) {
+        (true, Some(id)) => id,
+        _ => {
+            if let Err(e) = app
+                .store
+                .record_login_failure(&mobile, now, cfg.login_failure_window)
+                .await
+            {
+                tracing::error!(error = %e, "could not record login failure");
+            }
+            tracing::info!(mobile = %mobile.masked(), "login refused");
+            return Err(ApiError::data_err("用户名或密码错误"));
+        }
+    };
+
+    let token = SessionToken::generate(user_id);
+    let session = NewSession::for_token(&token, now + cfg.session_ttl);
+    let clear = async {
+        if gate.recent_failures > 0 {
+            app.store.clear_login_failures(&mobile).await
+        } else {
+            Ok(())
+        }
+    };
+    let (saved, cleared) = tokio::join!(app.store.put_session(&session), clear);
+    saved.map_err(ApiError::db("保存登录状态失败"))?;
+    if let Err(e) = cleared {
+        tracing::warn!(error = %e, "could not clear login failures");
+    }
+    tracing::info!(user_id = user_id.get(), "user logged in");
+    let mut resp = http::ok_data(json!({ "user_id": user_id }));
+    http::set_session_cookie(&mut resp, &token, cfg.session_ttl, cfg.cookie_secure);
+    Ok(resp)
+}

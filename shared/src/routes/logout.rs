@@ -1,0 +1,22 @@
+//! Route 10, DELETE /session (and /sessions): ends the session server-side and clears the cookie.
+
+use lambda_http::{Body, Request, Response};
+
+use crate::app::App;
+use crate::error::ApiError;
+use crate::http;
+
+pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let token = http::session_token(req).ok_or_else(ApiError::session)?;
+    let ended = app
+        .store
+        .end_session(&token, app.now())
+        .await
+        .map_err(ApiError::db("退出登录失败"))?;
+    if !ended {
+        return Err(ApiError::session());
+    }
+    let mut resp = http::ok_message("OK");
+    http::clear_session_cookie(&mut resp, app.config.cookie_secure);
+    Ok(resp)
+}

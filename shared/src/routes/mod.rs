@@ -1,0 +1,171 @@
+//! The routes of API.md. `Route` is the single list: function names, methods and paths (what the
+//! template must route), and dispatch to each route's handler.
+
+mod get_session;
+mod get_user;
+mod image_code;
+mod login;
+mod logout;
+mod register;
+mod sms_code;
+
+use std::time::Instant;
+
+use lambda_http::{Body, Request, Response};
+
+use crate::app::App;
+use crate::http;
+
+pub const BASE_PATH: &str = "/api/v1.0";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Route {
+    ImageCode,
+    SmsCode,
+    Register,
+    Login,
+    GetUser,
+    Logout,
+    GetSession,
+}
+
+impl Route {
+    pub const ALL: [Route; 7] = [
+        Route::ImageCode,
+        Route::SmsCode,
+        Route::Register,
+        Route::Login,
+        Route::GetUser,
+        Route::Logout,
+        Route::GetSession,
+    ];
+
+    /// The function's name: its crate and binary under `functions/`, its event files, its logs.
+    pub const fn function_name(self) -> &'static str {
+        match self {
+            Route::ImageCode => "image-code",
+            Route::SmsCode => "sms-code",
+            Route::Register => "register",
+            Route::Login => "login",
+            Route::GetUser => "get-user",
+            Route::Logout => "logout",
+            Route::GetSession => "get-session",
+        }
+    }
+
+    /// (method, path template) pairs routed to this function, as API Gateway writes them.
+    pub const fn endpoints(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Route::ImageCode => &[("GET", "/api/v1.0/imagecode/{image_code_id}")],
+            Route::SmsCode => &[("GET", "/api/v1.0/smscode/{mobile}")],
+            Route::Register => &[("POST", "/api/v1.0/users")],
+            Route::Login => &[("POST", "/api/v1.0/sessions")],
+            Route::GetUser => &[("GET", "/api/v1.0/user")],
+            // Some iHome pages call DELETE /sessions: accepted as an alias.
+            Route::Logout => &[
+                ("DELETE", "/api/v1.0/session"),
+                ("DELETE", "/api/v1.0/sessions"),
+            ],
+            Route::GetSession => &[("GET", "/api/v1.0/session")],
+        }
+    }
+
+    /// The route and path parameters for a request line, as API Gateway would route it.
+    pub fn resolve(method: &str, path: &str) -> Option<(Route, Vec<(String, String)>)> {
+        Route::ALL.into_iter().find_map(|route| {
+            route.endpoints().iter().find_map(|(m, template)| {
+                if !m.eq_ignore_ascii_case(method) {
+                    return None;
+                }
+                match_template(template, path).map(|params| (route, params))
+            })
+        })
+    }
+
+    /// Runs the route. Every outcome, success or error, is a complete response.
+    pub async fn handle(self, app: &App, req: Request) -> Response<Body> {
+        let started = Instant::now();
+        let result = match self {
+            Route::ImageCode => image_code::handle(app, &req).await,
+            Route::SmsCode => sms_code::handle(app, &req).await,
+            Route::Register => register::handle(app, &req).await,
+            Route::Login => login::handle(app, &req).await,
+            Route::GetUser => get_user::handle(app, &req).await,
+            Route::Logout => logout::handle(app, &req).await,
+            Route::GetSession => get_session::handle(app, &req).await,
+        };
+        let (resp, errno) = match result {
+            Ok(resp) => (resp, "0"),
+            Err(e) => (http::error_response(&e), e.errno().code()),
+        };
+        tracing::info!(
+            route = self.function_name(),
+            errno,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "request"
+        );
+        resp
+    }
+}
+
+/// Matches `/a/{x}/b` against a path; one segment per parameter, never empty.
+fn match_template(template: &str, path: &str) -> Option<Vec<(String, String)>> {
+    let mut params = Vec::new();
+    let mut t = template.split('/');
+    let mut p = path.split('/');
+    loop {
+        match (t.next(), p.next()) {
+            (None, None) => return Some(params),
+            (Some(ts), Some(ps)) => {
+                if let Some(name) = ts.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    if ps.is_empty() {
+                        return None;
+                    }
+                    params.push((name.to_owned(), ps.to_owned()));
+                } else if ts != ps {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_like_the_template() {
+        let (r, p) = Route::resolve("GET", "/api/v1.0/imagecode/abc-1").unwrap();
+        assert_eq!(
+            (r, p),
+            (
+                Route::ImageCode,
+                vec![("image_code_id".into(), "abc-1".into())]
+            )
+        );
+        assert_eq!(
+            Route::resolve("DELETE", "/api/v1.0/sessions").unwrap().0,
+            Route::Logout
+        );
+        assert_eq!(
+            Route::resolve("POST", "/api/v1.0/sessions").unwrap().0,
+            Route::Login
+        );
+        assert!(Route::resolve("GET", "/api/v1.0/imagecode/").is_none());
+        assert!(Route::resolve("GET", "/api/v1.0/imagecode/a/b").is_none());
+        assert!(Route::resolve("PUT", "/api/v1.0/users").is_none());
+    }
+
+    #[test]
+    fn names_and_endpoints_are_unique() {
+        let names: std::collections::HashSet<_> =
+            Route::ALL.iter().map(|r| r.function_name()).collect();
+        assert_eq!(names.len(), Route::ALL.len());
+        let eps: Vec<_> = Route::ALL.iter().flat_map(|r| r.endpoints()).collect();
+        let distinct: std::collections::HashSet<_> = eps.iter().collect();
+        assert_eq!(distinct.len(), eps.len());
+        assert!(eps.iter().all(|(_, p)| p.starts_with(BASE_PATH)));
+    }
+}

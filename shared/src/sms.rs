@@ -1,0 +1,69 @@
+//! Sending SMS codes: Amazon SNS transactional SMS to `+86<mobile>`.
+
+use aws_sdk_sns::types::MessageAttributeValue;
+use thiserror::Error;
+
+use crate::domain::{Mobile, SmsCode};
+
+#[derive(Debug, Error)]
+#[error("sms send failed: {0}")]
+pub struct SmsError(String);
+
+#[derive(Debug, Clone)]
+pub enum SmsSender {
+    Sns(SnsSender),
+}
+
+impl SmsSender {
+    pub async fn send_code(
+        &self,
+        mobile: &Mobile,
+        code: &SmsCode,
+        valid_minutes: i64,
+    ) -> Result<(), SmsError> {
+        let message = format!(
+            "【iHome】您的验证码是{}，{}分钟内有效，请勿告诉他人。",
+            code.as_str(),
+            valid_minutes
+        );
+        match self {
+            SmsSender::Sns(sns) => sns.publish(mobile, message).await,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SnsSender {
+    client: aws_sdk_sns::Client,
+    sender_id: Option<String>,
+}
+
+impl SnsSender {
+    pub fn new(client: aws_sdk_sns::Client, sender_id: Option<String>) -> Self {
+        SnsSender { client, sender_id }
+    }
+
+    async fn publish(&self, mobile: &Mobile, message: String) -> Result<(), SmsError> {
+        let attr = |v: &str| {
+            MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(v)
+                .build()
+                .map_err(|e| SmsError(e.to_string()))
+        };
+        let mut req = self
+            .client
+            .publish()
+            .phone_number(format!("+86{}", mobile.as_str()))
+            .message(message)
+            // Transactional: higher delivery priority than promotional, as codes expire.
+            .message_attributes("AWS.SNS.SMS.SMSType", attr("Transactional")?);
+        if let Some(id) = &self.sender_id {
+            req = req.message_attributes("AWS.SNS.SMS.SenderID", attr(id)?);
+        }
+        req.send()
+            .await
+            .map_err(|e| SmsError(aws_sdk_sns::error::DisplayErrorContext(&e).to_string()))?;
+        Ok(())
+    }
+}

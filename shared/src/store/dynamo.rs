@@ -1,0 +1,553 @@
+//! The DynamoDB backend: one table, conditions and transactions for every invariant.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem,
+};
+
+use super::keys::{self, PK, TTL};
+use super::{
+    Authenticated, CreateUserError, Credentials, LoginGate, NewSession, NewUser, StoreError,
+};
+use crate::domain::{
+    ImageCodeId, ImageCodeText, Mobile, PasswordHash, SessionToken, SmsCode, User, UserId,
+};
+
+type Item = HashMap<String, AttributeValue>;
+
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn key(pk: String) -> Item {
+    HashMap::from([(PK.to_owned(), s(pk))])
+}
+
+fn backend<E: std::error::Error>(op: &'static str) -> impl FnOnce(E) -> StoreError {
+    move |e| StoreError::Backend {
+        op,
+        detail: DisplayErrorContext(&e).to_string(),
+    }
+}
+
+fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+
+fn get_n<T: std::str::FromStr>(item: &Item, name: &str) -> Option<T> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// An expiring item is live until `expires_at`; DynamoDB's TTL deletes lazily, so reads check.
+fn live(item: &Item, now: i64) -> bool {
+    get_n::<i64>(item, TTL).is_some_and(|t| t > now)
+}
+
+fn conditional_failed<E: ProvideErrorMetadata, R>(
+    e: &aws_sdk_dynamodb::error::SdkError<E, R>,
+) -> bool {
+    e.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoStore {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub(super) async fn put_image_code(
+        &self,
+        id: &ImageCodeId,
+        text: &ImageCodeText,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(keys::image_code(id)))
+            .item("code", s(text.as_str()))
+            .item(TTL, n(expires_at))
+            .send()
+            .await
+            .map_err(backend("put image code"))?;
+        Ok(())
+    }
+
+    pub(super) async fn take_image_code(
+        &self,
+        id: &ImageCodeId,
+        now: i64,
+    ) -> Result<Option<ImageCodeText>, StoreError> {
+        let res = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::image_code(id))))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        let old = match res {
+            Ok(out) => out.attributes,
+            Err(e) if conditional_failed(&e) => None,
+            Err(e) => return Err(backend("take image code")(e)),
+        };
+        Ok(old.filter(|item| live(item, now)).and_then(|item| {
+            get_s(&item, "code").map(|c| ImageCodeText::from_stored(c.to_owned()))
+        }))
+    }
+
+    pub(super) async fn mobile_registered(&self, mobile: &Mobile) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::mobile(mobile))))
+            .projection_expression("#pk")
+            .expression_attribute_names("#pk", PK)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend("read mobile"))?;
+        Ok(out.item.is_some())
+    }
+
+    pub(super) async fn reserve_sms(
+        &self,
+        mobile: &Mobile,
+        code: &SmsCode,
+        now: i64,
+        ttl: i64,
+        interval: i64,
+    ) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(keys::sms_code(mobile)))
+            .item("code", s(code.as_str()))
+            .item("attempts", n(0))
+            .item("sent_at", n(now))
+            .item(TTL, n(now + ttl.max(interval)))
+            .condition_expression("attribute_not_exists(#pk) OR sent_at <= :cutoff")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":cutoff", n(now - interval))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if conditional_failed(&e) => Ok(false),
+            Err(e) => Err(backend("reserve sms")(e)),
+        }
+    }
+
+    pub(super) async fn release_sms(
+        &self,
+        mobile: &Mobile,
+        code: &SmsCode,
+    ) -> Result<(), StoreError> {
+        let res = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::sms_code(mobile))))
+            .condition_expression("code = :code")
+            .expression_attribute_values(":code", s(code.as_str()))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if conditional_failed(&e) => Ok(()),
+            Err(e) => Err(backend("release sms")(e)),
+        }
+    }
+
+    pub(super) async fn check_out_sms(
+        &self,
+        mobile: &Mobile,
+        now: i64,
+        max_attempts: u32,
+    ) -> Result<Option<SmsCode>, StoreError> {
+        // The try is spent before the comparison, so a burst of guesses gets at most max_attempts.
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::sms_code(mobile))))
+            .update_expression("ADD attempts :one")
+            .condition_expression("attribute_exists(#pk) AND #ttl > :now AND attempts < :max")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":max", n(max_attempts))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match res {
+            Ok(out) => {
+                let item = out.attributes.unwrap_or_default();
+                let code =
+                    get_s(&item, "code")
+                        .and_then(SmsCode::parse)
+                        .ok_or(StoreError::Corrupt {
+                            op: "check out sms",
+                            what: "code",
+                        })?;
+                Ok(Some(code))
+            }
+            Err(e) if conditional_failed(&e) => Ok(None),
+            Err(e) => Err(backend("check out sms")(e)),
+        }
+    }
+
+    pub(super) async fn create_user(
+        &self,
+        user: &NewUser,
+        code: &SmsCode,
+        session: &NewSession,
+    ) -> Result<(), CreateUserError> {
+        let build = |e| StoreError::Backend {
+            op: "create user",
+            detail: DisplayErrorContext(&e).to_string(),
+        };
+        let consume_code = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::sms_code(&user.mobile))))
+            .condition_expression("code = :code")
+            .expression_attribute_values(":code", s(code.as_str()))
+            .build()
+            .map_err(build)?;
+        let claim_mobile = Put::builder()
+            .table_name(&self.table)
+            .item(PK, s(keys::mobile(&user.mobile)))
+            .item("user_id", n(user.id.get()))
+            .item("password_hash", s(user.password_hash.as_str()))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .build()
+            .map_err(build)?;
+        let put_user = Put::builder()
+            .table_name(&self.table)
+            .item(PK, s(keys::user(user.id)))
+            .item("user_id", n(user.id.get()))
+            .item("mobile", s(user.mobile.as_str()))
+            .item("name", s(user.mobile.as_str()))
+            .item("avatar_url", s(""))
+            .item("create_time", n(user.create_time))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .build()
+            .map_err(build)?;
+        let put_session = self.session_put(session).map_err(build)?;
+        let res = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(consume_code).build())
+            .transact_items(TransactWriteItem::builder().put(claim_mobile).build())
+            .transact_items(TransactWriteItem::builder().put(put_user).build())
+            .transact_items(TransactWriteItem::builder().put(put_session).build())
+            .send()
+            .await;
+        let err = match res {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        if let Some(TransactWriteItemsError::TransactionCanceledException(c)) =
+            err.as_service_error()
+        {
+            let failed = |i: usize| {
+                c.cancellation_reasons()
+                    .get(i)
+                    .and_then(|r| r.code())
+                    .is_some_and(|code| code == "ConditionalCheckFailed")
+            };
+            // The mobile first: a taken mobile is the answer even if the code went too.
+            if failed(1) {
+                return Err(CreateUserError::MobileTaken);
+            }
+            if failed(0) {
+                return Err(CreateUserError::CodeGone);
+            }
+            let conflict = c
+                .cancellation_reasons()
+                .iter()
+                .any(|r| r.code() == Some("TransactionConflict"));
+            if failed(2) || conflict {
+                return Err(CreateUserError::Retry);
+            }
+        }
+        Err(CreateUserError::Store(backend("create user")(err)))
+    }
+
+    fn session_put(
+        &self,
+        session: &NewSession,
+    ) -> Result<Put, aws_sdk_dynamodb::error::BuildError> {
+        Put::builder()
+            .table_name(&self.table)
+            .item(PK, s(keys::session(&session.token_hash)))
+            .item("user_id", n(session.user_id.get()))
+            .item(TTL, n(session.expires_at))
+            .build()
+    }
+
+    pub(super) async fn login_gate(
+        &self,
+        mobile: &Mobile,
+        now: i64,
+        window: i64,
+    ) -> Result<LoginGate, StoreError> {
+        let credentials_key = keys::mobile(mobile);
+        let failures_key = keys::login_failures(mobile);
+        let items = self
+            .batch_get(&[&credentials_key, &failures_key], "login gate")
+            .await?;
+        let credentials = match items.get(&credentials_key) {
+            None => None,
+            Some(item) => Some(Credentials {
+                user_id: get_n(item, "user_id").and_then(UserId::new).ok_or(
+                    StoreError::Corrupt {
+                        op: "login gate",
+                        what: "user_id",
+                    },
+                )?,
+                password_hash: PasswordHash::from_stored(
+                    get_s(item, "password_hash")
+                        .ok_or(StoreError::Corrupt {
+                            op: "login gate",
+                            what: "password_hash",
+                        })?
+                        .to_owned(),
+                ),
+            }),
+        };
+        let recent_failures = items
+            .get(&failures_key)
+            .filter(|item| get_n::<i64>(item, "window_start").is_some_and(|w| w > now - window))
+            .and_then(|item| get_n(item, "failures"))
+            .unwrap_or(0);
+        Ok(LoginGate {
+            credentials,
+            recent_failures,
+        })
+    }
+
+    pub(super) async fn record_login_failure(
+        &self,
+        mobile: &Mobile,
+        now: i64,
+        window: i64,
+    ) -> Result<(), StoreError> {
+        let pk = keys::login_failures(mobile);
+        // Count within the open window; when it has passed, start a new one. Two conditional
+        // writes, each atomic, so racing failures are all counted.
+        for _ in 0..3 {
+            let counted = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(pk.clone())))
+                .update_expression("ADD failures :one")
+                .condition_expression("attribute_exists(#pk) AND window_start > :cutoff")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":cutoff", n(now - window))
+                .send()
+                .await;
+            match counted {
+                Ok(_) => return Ok(()),
+                Err(e) if conditional_failed(&e) => {}
+                Err(e) => return Err(backend("record login failure")(e)),
+            }
+            let opened = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .item(PK, s(pk.clone()))
+                .item("failures", n(1))
+                .item("window_start", n(now))
+                .item(TTL, n(now + window))
+                .condition_expression("attribute_not_exists(#pk) OR window_start <= :cutoff")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":cutoff", n(now - window))
+                .send()
+                .await;
+            match opened {
+                Ok(_) => return Ok(()),
+                Err(e) if conditional_failed(&e) => {}
+                Err(e) => return Err(backend("record login failure")(e)),
+            }
+        }
+        Err(StoreError::Backend {
+            op: "record login failure",
+            detail: "contention: window kept changing".into(),
+        })
+    }
+
+    pub(super) async fn clear_login_failures(&self, mobile: &Mobile) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::login_failures(mobile))))
+            .send()
+            .await
+            .map_err(backend("clear login failures"))?;
+        Ok(())
+    }
+
+    pub(super) async fn put_session(&self, session: &NewSession) -> Result<(), StoreError> {
+        let put = self.session_put(session).map_err(backend("put session"))?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(put.item))
+            .send()
+            .await
+            .map_err(backend("put session"))?;
+        Ok(())
+    }
+
+    pub(super) async fn authenticate(
+        &self,
+        token: &SessionToken,
+        now: i64,
+    ) -> Result<Option<Authenticated>, StoreError> {
+        let session_key = keys::session(&token.hash());
+        let user_key = keys::user(token.user_id());
+        let items = self
+            .batch_get(&[&session_key, &user_key], "authenticate")
+            .await?;
+        let valid = items.get(&session_key).is_some_and(|item| {
+            live(item, now) && get_n::<u64>(item, "user_id") == Some(token.user_id().get())
+        });
+        if !valid {
+            return Ok(None);
+        }
+        let user = items.get(&user_key).map(user_from_item).transpose()?;
+        Ok(Some(Authenticated {
+            user_id: token.user_id(),
+            user,
+        }))
+    }
+
+    pub(super) async fn end_session(
+        &self,
+        token: &SessionToken,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::session(&token.hash()))))
+            .condition_expression("user_id = :uid AND #ttl > :now")
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":uid", n(token.user_id().get()))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if conditional_failed(&e) => Ok(false),
+            Err(e) => Err(backend("end session")(e)),
+        }
+    }
+
+    /// Consistent reads of a few items in one request, keyed by `pk`.
+    async fn batch_get(
+        &self,
+        pks: &[&String],
+        op: &'static str,
+    ) -> Result<HashMap<String, Item>, StoreError> {
+        let mut pending: Vec<Item> = pks.iter().map(|pk| key((*pk).clone())).collect();
+        let mut found = HashMap::new();
+        // Unprocessed keys only come back under throttling; retry them a few times.
+        for _ in 0..4 {
+            if pending.is_empty() {
+                break;
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .consistent_read(true)
+                .build()
+                .map_err(backend(op))?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(backend(op))?;
+            for item in out
+                .responses
+                .and_then(|mut r| r.remove(&self.table))
+                .unwrap_or_default()
+            {
+                if let Some(pk) = get_s(&item, PK) {
+                    found.insert(pk.to_owned(), item);
+                }
+            }
+            pending = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+        }
+        if pending.is_empty() {
+            Ok(found)
+        } else {
+            Err(StoreError::Backend {
+                op,
+                detail: "keys left unprocessed after retries".into(),
+            })
+        }
+    }
+}
+
+fn user_from_item(item: &Item) -> Result<User, StoreError> {
+    let corrupt = |what| StoreError::Corrupt {
+        op: "read user",
+        what,
+    };
+    Ok(User {
+        id: get_n(item, "user_id")
+            .and_then(UserId::new)
+            .ok_or(corrupt("user_id"))?,
+        mobile: get_s(item, "mobile")
+            .and_then(Mobile::parse)
+            .ok_or(corrupt("mobile"))?,
+        name: get_s(item, "name").ok_or(corrupt("name"))?.to_owned(),
+        avatar_url: get_s(item, "avatar_url").unwrap_or_default().to_owned(),
+        create_time: get_n(item, "create_time").ok_or(corrupt("create_time"))?,
+    })
+}

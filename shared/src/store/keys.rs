@@ -1,0 +1,51 @@
+//! The single-table key layout: one string partition key `pk`, a type prefix per item kind.
+//! Expiring items carry `expires_at` (epoch seconds), which is also the table's TTL attribute.
+
+use crate::domain::{ImageCodeId, Mobile, TokenHash, UserId};
+
+pub const PK: &str = "pk";
+pub const TTL: &str = "expires_at";
+
+pub fn image_code(id: &ImageCodeId) -> String {
+    format!("IMG#{}", id.as_str())
+}
+
+pub fn sms_code(mobile: &Mobile) -> String {
+    format!("SMS#{}", mobile.as_str())
+}
+
+pub fn mobile(mobile: &Mobile) -> String {
+    format!("MOBILE#{}", mobile.as_str())
+}
+
+pub fn user(id: UserId) -> String {
+    format!("USER#{}", id.get())
+}
+
+pub fn session(hash: &TokenHash) -> String {
+    format!("SESSION#{}", hash.as_str())
+}
+
+pub fn login_failures(mobile: &Mobile) -> String {
+    format!("LOGINFAIL#{}", mobile.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_keep_kinds_apart() {
+        let m = Mobile::parse("13800138000").unwrap();
+        let keys = [
+            image_code(&ImageCodeId::parse("13800138000").unwrap()),
+            sms_code(&m),
+            mobile(&m),
+            user(UserId::new(13800138000).unwrap()),
+            login_failures(&m),
+        ];
+        let distinct: std::collections::HashSet<_> = keys.iter().collect();
+        assert_eq!(distinct.len(), keys.len());
+        assert_eq!(keys[2], "MOBILE#13800138000");
+    }
+}

@@ -1,0 +1,209 @@
+//! The data operations the routes need. Each one states the invariant it keeps; the backend keeps
+//! it with the database's own conditions and transactions, never by read-then-write.
+
+mod dynamo;
+pub mod keys;
+
+pub use dynamo::DynamoStore;
+
+use thiserror::Error;
+
+use crate::domain::{
+    ImageCodeId, ImageCodeText, Mobile, PasswordHash, SessionToken, SmsCode, TokenHash, User,
+    UserId,
+};
+
+/// The backend failed or answered something we cannot read. The detail goes to logs only.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("{op} failed: {detail}")]
+    Backend { op: &'static str, detail: String },
+    #[error("{op}: stored item is malformed ({what})")]
+    Corrupt {
+        op: &'static str,
+        what: &'static str,
+    },
+}
+
+/// What a login needs from one read: the credentials of a mobile and its recent failures.
+#[derive(Debug, Clone)]
+pub struct LoginGate {
+    pub credentials: Option<Credentials>,
+    pub recent_failures: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub user_id: UserId,
+    pub password_hash: PasswordHash,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: UserId,
+    pub mobile: Mobile,
+    pub password_hash: PasswordHash,
+    pub create_time: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub token_hash: TokenHash,
+    pub user_id: UserId,
+    pub expires_at: i64,
+}
+
+impl NewSession {
+    pub fn for_token(token: &SessionToken, expires_at: i64) -> Self {
+        NewSession {
+            token_hash: token.hash(),
+            user_id: token.user_id(),
+            expires_at,
+        }
+    }
+}
+
+/// Why an account was not created.
+#[derive(Debug, Error)]
+pub enum CreateUserError {
+    /// The SMS code was consumed by another request in the meantime.
+    #[error("sms code already used")]
+    CodeGone,
+    #[error("mobile already registered")]
+    MobileTaken,
+    /// Nothing was written and trying again may succeed: the random user id was taken, or a
+    /// concurrent transaction touched the same items.
+    #[error("transaction cancelled, retry")]
+    Retry,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A valid session and, when it still exists, its user.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub user_id: UserId,
+    pub user: Option<User>,
+}
+
+/// The storage backends. An enum, not a trait object: async methods stay plain and static.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Dynamo(DynamoStore),
+}
+
+macro_rules! dispatch {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self {
+            Store::Dynamo($s) => $call,
+        }
+    };
+}
+
+impl Store {
+    /// Saves a captcha answer for `ttl` seconds, replacing one under the same id.
+    pub async fn put_image_code(
+        &self,
+        id: &ImageCodeId,
+        text: &ImageCodeText,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.put_image_code(id, text, expires_at).await)
+    }
+
+    /// Removes a captcha and returns its answer: of racing callers, exactly one gets it.
+    /// Expired answers come back as `None`.
+    pub async fn take_image_code(
+        &self,
+        id: &ImageCodeId,
+        now: i64,
+    ) -> Result<Option<ImageCodeText>, StoreError> {
+        dispatch!(self, s => s.take_image_code(id, now).await)
+    }
+
+    pub async fn mobile_registered(&self, mobile: &Mobile) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.mobile_registered(mobile).await)
+    }
+
+    /// Stores a fresh SMS code unless one was sent less than `interval` seconds ago.
+    /// Returns false when throttled; of racing callers, exactly one is not.
+    pub async fn reserve_sms(
+        &self,
+        mobile: &Mobile,
+        code: &SmsCode,
+        now: i64,
+        ttl: i64,
+        interval: i64,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.reserve_sms(mobile, code, now, ttl, interval).await)
+    }
+
+    /// Drops a stored code that could not be sent, so a retry is not throttled.
+    pub async fn release_sms(&self, mobile: &Mobile, code: &SmsCode) -> Result<(), StoreError> {
+        dispatch!(self, s => s.release_sms(mobile, code).await)
+    }
+
+    /// Spends one of the code's tries and returns the stored code to compare with, or `None`
+    /// when there is no live code (missing, expired, or its tries used up). At most
+    /// `max_attempts` callers ever see a code, however many race.
+    pub async fn check_out_sms(
+        &self,
+        mobile: &Mobile,
+        now: i64,
+        max_attempts: u32,
+    ) -> Result<Option<SmsCode>, StoreError> {
+        dispatch!(self, s => s.check_out_sms(mobile, now, max_attempts).await)
+    }
+
+    /// Creates the account and its first session in one transaction that also consumes `code`:
+    /// one account per mobile, one use per code, nothing half-written.
+    pub async fn create_user(
+        &self,
+        user: &NewUser,
+        code: &SmsCode,
+        session: &NewSession,
+    ) -> Result<(), CreateUserError> {
+        dispatch!(self, s => s.create_user(user, code, session).await)
+    }
+
+    pub async fn login_gate(
+        &self,
+        mobile: &Mobile,
+        now: i64,
+        window: i64,
+    ) -> Result<LoginGate, StoreError> {
+        dispatch!(self, s => s.login_gate(mobile, now, window).await)
+    }
+
+    pub async fn record_login_failure(
+        &self,
+        mobile: &Mobile,
+        now: i64,
+        window: i64,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.record_login_failure(mobile, now, window).await)
+    }
+
+    pub async fn clear_login_failures(&self, mobile: &Mobile) -> Result<(), StoreError> {
+        dispatch!(self, s => s.clear_login_failures(mobile).await)
+    }
+
+    pub async fn put_session(&self, session: &NewSession) -> Result<(), StoreError> {
+        dispatch!(self, s => s.put_session(session).await)
+    }
+
+    /// The token's live session with its user, read together; `None` when the session is
+    /// missing, expired, ended, or not the token's user's.
+    pub async fn authenticate(
+        &self,
+        token: &SessionToken,
+        now: i64,
+    ) -> Result<Option<Authenticated>, StoreError> {
+        dispatch!(self, s => s.authenticate(token, now).await)
+    }
+
+    /// Ends a live session; false when there was none to end.
+    pub async fn end_session(&self, token: &SessionToken, now: i64) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.end_session(token, now).await)
+    }
+}

@@ -1,0 +1,12 @@
+//! Route, flow, race, fault and log tests against moto's server, one test binary.
+
+mod bad_input;
+mod flow;
+mod image_code;
+mod login;
+mod logs;
+mod races;
+mod register;
+mod round_trips;
+mod session;
+mod sms_code;

@@ -1,0 +1,68 @@
+//! DynamoDB requests per route on the success path, counted by an SDK interceptor.
+//! Requests a route sends concurrently (tokio::join!) share one round trip of latency.
+
+use ihome_tests::{TestApp, unique_mobile};
+use serde_json::json;
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn requests_per_route() {
+    let t = TestApp::spawn().await;
+    let mut c = t.client();
+    let mobile = unique_mobile();
+
+    c.get("/api/v1.0/imagecode/rt").await;
+    assert_eq!(t.calls.take(), ["PutItem"], "imagecode: 1 round trip");
+    let text = t.peek_image_code("rt").await.unwrap();
+
+    c.get_query(
+        &format!("/api/v1.0/smscode/{mobile}"),
+        &[("text", &text), ("id", "rt")],
+    )
+    .await
+    .assert("0", "发送成功");
+    let calls = t.calls.take();
+    // DeleteItem (captcha) and GetItem (mobile) run together, then the conditional PutItem.
+    assert_eq!(sorted(calls[..2].to_vec()), ["DeleteItem", "GetItem"]);
+    assert_eq!(calls[2..], ["PutItem"], "smscode: 2 round trips + SNS");
+
+    let code = ihome_tests::last_sms_code(&mobile).await.unwrap();
+    c.post_json(
+        "/api/v1.0/users",
+        &json!({"mobile": mobile, "sms_code": code, "password": "password123"}),
+    )
+    .await
+    .assert("0", "OK");
+    assert_eq!(
+        t.calls.take(),
+        ["UpdateItem", "TransactWriteItems"],
+        "register: 2 round trips"
+    );
+
+    c.get("/api/v1.0/user").await.assert("0", "OK");
+    assert_eq!(t.calls.take(), ["BatchGetItem"], "GET /user: 1 round trip");
+    c.get("/api/v1.0/session").await.assert("0", "OK");
+    assert_eq!(
+        t.calls.take(),
+        ["BatchGetItem"],
+        "GET /session: 1 round trip"
+    );
+    c.delete("/api/v1.0/session").await.assert("0", "OK");
+    assert_eq!(t.calls.take(), ["DeleteItem"], "logout: 1 round trip");
+
+    c.post_json(
+        "/api/v1.0/sessions",
+        &json!({"mobile": mobile, "password": "password123"}),
+    )
+    .await
+    .assert("0", "OK");
+    assert_eq!(
+        t.calls.take(),
+        ["BatchGetItem", "PutItem"],
+        "login: 2 round trips"
+    );
+}
