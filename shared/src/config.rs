@@ -29,6 +29,10 @@ pub struct Config {
     pub sms_sender_id: Option<String>,
     /// Offset from UTC, in hours, for `create_time` (`IHOME_UTC_OFFSET_HOURS`; China: 8).
     pub utc_offset_hours: i8,
+    /// S3 bucket of avatar objects (`IHOME_AVATAR_BUCKET`).
+    pub avatar_bucket: String,
+    /// Public URL the bucket's objects are served at, ending in `/` (`IHOME_AVATAR_BASE_URL`).
+    pub avatar_base_url: String,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -54,6 +58,8 @@ impl Default for Config {
             login_failure_window: 600,
             sms_sender_id: None,
             utc_offset_hours: 8,
+            avatar_bucket: "ihome-avatars".into(),
+            avatar_base_url: "https://ihome-avatars.s3.amazonaws.com/".into(),
         }
     }
 }
@@ -69,39 +75,11 @@ impl Config {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         Ok(Config {
             table: get("IHOME_TABLE").unwrap_or(d.table),
-            cookie_secure: flag(
-                get("IHOME_COOKIE_SECURE"),
-                "IHOME_COOKIE_SECURE",
-                d.cookie_secure,
-            )?,
-            bcrypt_cost: number(
-                get("IHOME_BCRYPT_COST"),
-                "IHOME_BCRYPT_COST",
-                d.bcrypt_cost,
-                4,
-                31,
-            )?,
-            image_code_ttl: number(
-                get("IHOME_IMAGE_CODE_TTL"),
-                "IHOME_IMAGE_CODE_TTL",
-                d.image_code_ttl,
-                30,
-                3600,
-            )?,
-            sms_code_ttl: number(
-                get("IHOME_SMS_CODE_TTL"),
-                "IHOME_SMS_CODE_TTL",
-                d.sms_code_ttl,
-                60,
-                3600,
-            )?,
-            sms_interval: number(
-                get("IHOME_SMS_INTERVAL"),
-                "IHOME_SMS_INTERVAL",
-                d.sms_interval,
-                1,
-                3600,
-            )?,
+            cookie_secure: flag(get("IHOME_COOKIE_SECURE"), "IHOME_COOKIE_SECURE", d.cookie_secure)?,
+            bcrypt_cost: number(get("IHOME_BCRYPT_COST"), "IHOME_BCRYPT_COST", d.bcrypt_cost, 4, 31)?,
+            image_code_ttl: number(get("IHOME_IMAGE_CODE_TTL"), "IHOME_IMAGE_CODE_TTL", d.image_code_ttl, 30, 3600)?,
+            sms_code_ttl: number(get("IHOME_SMS_CODE_TTL"), "IHOME_SMS_CODE_TTL", d.sms_code_ttl, 60, 3600)?,
+            sms_interval: number(get("IHOME_SMS_INTERVAL"), "IHOME_SMS_INTERVAL", d.sms_interval, 1, 3600)?,
             sms_max_attempts: number(
                 get("IHOME_SMS_MAX_ATTEMPTS"),
                 "IHOME_SMS_MAX_ATTEMPTS",
@@ -109,13 +87,7 @@ impl Config {
                 1,
                 20,
             )?,
-            session_ttl: number(
-                get("IHOME_SESSION_TTL"),
-                "IHOME_SESSION_TTL",
-                d.session_ttl,
-                60,
-                30 * 86_400,
-            )?,
+            session_ttl: number(get("IHOME_SESSION_TTL"), "IHOME_SESSION_TTL", d.session_ttl, 60, 30 * 86_400)?,
             login_max_failures: number(
                 get("IHOME_LOGIN_MAX_FAILURES"),
                 "IHOME_LOGIN_MAX_FAILURES",
@@ -138,58 +110,42 @@ impl Config {
                 -12,
                 14,
             )?,
+            avatar_base_url: base_url(get("IHOME_AVATAR_BASE_URL"), get("IHOME_AVATAR_BUCKET").as_deref())?,
+            avatar_bucket: get("IHOME_AVATAR_BUCKET").unwrap_or(d.avatar_bucket),
         })
     }
+}
+
+/// The avatar base URL: given (http or https, `/` appended if missing), else the bucket's own.
+fn base_url(value: Option<String>, bucket: Option<&str>) -> Result<String, ConfigError> {
+    let Some(v) = value else {
+        return Ok(format!("https://{}.s3.amazonaws.com/", bucket.unwrap_or("ihome-avatars")));
+    };
+    let v = v.trim();
+    if !(v.starts_with("https://") || v.starts_with("http://")) {
+        return Err(ConfigError { name: "IHOME_AVATAR_BASE_URL", value: v.into(), why: "expected an http(s) URL" });
+    }
+    Ok(if v.ends_with('/') { v.to_owned() } else { format!("{v}/") })
 }
 
 fn flag(value: Option<String>, name: &'static str, default: bool) -> Result<bool, ConfigError> {
     match value.as_deref().map(str::trim) {
         None => Ok(default),
-        Some(v)
-            if ["1", "true", "yes", "on"]
-                .iter()
-                .any(|t| v.eq_ignore_ascii_case(t)) =>
-        {
-            Ok(true)
-        }
-        Some(v)
-            if ["0", "false", "no", "off"]
-                .iter()
-                .any(|t| v.eq_ignore_ascii_case(t)) =>
-        {
-            Ok(false)
-        }
-        Some(v) => Err(ConfigError {
-            name,
-            value: v.into(),
-            why: "expected true or false",
-        }),
+        Some(v) if ["1", "true", "yes", "on"].iter().any(|t| v.eq_ignore_ascii_case(t)) => Ok(true),
+        Some(v) if ["0", "false", "no", "off"].iter().any(|t| v.eq_ignore_ascii_case(t)) => Ok(false),
+        Some(v) => Err(ConfigError { name, value: v.into(), why: "expected true or false" }),
     }
 }
 
-fn number<T>(
-    value: Option<String>,
-    name: &'static str,
-    default: T,
-    min: T,
-    max: T,
-) -> Result<T, ConfigError>
+fn number<T>(value: Option<String>, name: &'static str, default: T, min: T, max: T) -> Result<T, ConfigError>
 where
     T: std::str::FromStr + PartialOrd,
 {
     let Some(v) = value else { return Ok(default) };
     match v.trim().parse::<T>() {
         Ok(n) if n >= min && n <= max => Ok(n),
-        Ok(_) => Err(ConfigError {
-            name,
-            value: v,
-            why: "out of range",
-        }),
-        Err(_) => Err(ConfigError {
-            name,
-            value: v,
-            why: "not a number",
-        }),
+        Ok(_) => Err(ConfigError { name, value: v, why: "out of range" }),
+        Err(_) => Err(ConfigError { name, value: v, why: "not a number" }),
     }
 }
 
@@ -199,10 +155,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -210,41 +163,16 @@ mod tests {
     fn defaults_follow_the_contract() {
         let c = from(&[]).unwrap();
         assert_eq!(c, Config::default());
-        assert_eq!(
-            (
-                c.image_code_ttl,
-                c.sms_code_ttl,
-                c.sms_interval,
-                c.session_ttl
-            ),
-            (300, 300, 60, 86_400)
-        );
+        assert_eq!((c.image_code_ttl, c.sms_code_ttl, c.sms_interval, c.session_ttl), (300, 300, 60, 86_400));
         assert!(c.cookie_secure);
     }
 
     #[test]
     fn settings_are_read_and_checked() {
-        let c = from(&[
-            ("IHOME_TABLE", "t1"),
-            ("IHOME_COOKIE_SECURE", "false"),
-            ("IHOME_BCRYPT_COST", "4"),
-        ])
-        .unwrap();
-        assert_eq!(
-            (c.table.as_str(), c.cookie_secure, c.bcrypt_cost),
-            ("t1", false, 4)
-        );
-        assert_eq!(
-            from(&[("IHOME_BCRYPT_COST", "3")]).unwrap_err().why,
-            "out of range"
-        );
-        assert_eq!(
-            from(&[("IHOME_COOKIE_SECURE", "maybe")]).unwrap_err().name,
-            "IHOME_COOKIE_SECURE"
-        );
-        assert_eq!(
-            from(&[("IHOME_SESSION_TTL", "x")]).unwrap_err().why,
-            "not a number"
-        );
+        let c = from(&[("IHOME_TABLE", "t1"), ("IHOME_COOKIE_SECURE", "false"), ("IHOME_BCRYPT_COST", "4")]).unwrap();
+        assert_eq!((c.table.as_str(), c.cookie_secure, c.bcrypt_cost), ("t1", false, 4));
+        assert_eq!(from(&[("IHOME_BCRYPT_COST", "3")]).unwrap_err().why, "out of range");
+        assert_eq!(from(&[("IHOME_COOKIE_SECURE", "maybe")]).unwrap_err().name, "IHOME_COOKIE_SECURE");
+        assert_eq!(from(&[("IHOME_SESSION_TTL", "x")]).unwrap_err().why, "not a number");
     }
 }

@@ -81,11 +81,7 @@ pub struct Envelope<'a, T: Serialize> {
 
 impl<'a, T: Serialize> Envelope<'a, T> {
     pub fn new(errno: Errno, errmsg: &'a str, data: Option<T>) -> Self {
-        Envelope {
-            errno: errno.code(),
-            errmsg,
-            data,
-        }
+        Envelope { errno: errno.code(), errmsg, data }
     }
 }
 
@@ -95,12 +91,8 @@ mod tests {
 
     #[test]
     fn errno_is_a_string_and_data_is_omitted_when_absent() {
-        let body = serde_json::to_value(Envelope::<()>::new(Errno::SessionErr, "用户未登录", None))
-            .unwrap();
-        assert_eq!(
-            body,
-            serde_json::json!({"errno": "4101", "errmsg": "用户未登录"})
-        );
+        let body = serde_json::to_value(Envelope::<()>::new(Errno::SessionErr, "用户未登录", None)).unwrap();
+        assert_eq!(body, serde_json::json!({"errno": "4101", "errmsg": "用户未登录"}));
     }
 
     #[test]

@@ -17,10 +17,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(errno: Errno, message: impl Into<Cow<'static, str>>) -> Self {
-        ApiError {
-            errno,
-            message: message.into(),
-        }
+        ApiError { errno, message: message.into() }
     }
 
     pub fn param(message: &'static str) -> Self {

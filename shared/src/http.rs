@@ -18,11 +18,7 @@ pub const MAX_JSON_BODY: usize = 64 * 1024;
 /// A route's JSON body as `T`: `application/json`, at most 64 KiB, UTF-8, a JSON object whose
 /// fields fit `T`. Every way of failing is a PARAMERR that says which.
 pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
-    let content_type = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+    let content_type = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let mime = content_type.split(';').next().unwrap_or_default().trim();
     if !mime.eq_ignore_ascii_case("application/json") {
         return Err(ApiError::param("请求格式错误，应为 application/json"));
@@ -34,12 +30,52 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     if bytes.len() > MAX_JSON_BODY {
         return Err(ApiError::param("请求数据过大"));
     }
-    let text =
-        std::str::from_utf8(bytes).map_err(|_| ApiError::param("请求数据不是有效的UTF-8文本"))?;
+    let text = std::str::from_utf8(bytes).map_err(|_| ApiError::param("请求数据不是有效的UTF-8文本"))?;
     // Through a map first: serde would otherwise accept a JSON array as a struct, by position.
     let object: serde_json::Map<String, Value> =
         serde_json::from_str(text).map_err(|_| ApiError::param("请求数据不是有效的JSON对象"))?;
     serde_json::from_value(Value::Object(object)).map_err(|_| ApiError::param("参数格式错误"))
+}
+
+/// The bytes of the one file field `field` of a `multipart/form-data` body (a maintained parser,
+/// multer, does the parsing). Other fields are read and ignored; a second `field` part, a part
+/// over `max` bytes, or a malformed body is a PARAMERR that says which.
+pub async fn multipart_file(req: &Request, field: &str, max: usize) -> Result<Vec<u8>, ApiError> {
+    let content_type = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let boundary =
+        multer::parse_boundary(content_type).map_err(|_| ApiError::param("请求格式错误，应为 multipart/form-data"))?;
+    // Room for the part headers and other small fields around the file.
+    const OVERHEAD: usize = 64 * 1024;
+    let body = req.body().as_ref();
+    if body.len() > max + OVERHEAD {
+        return Err(ApiError::param("图片过大"));
+    }
+    let body = bytes::Bytes::copy_from_slice(body);
+    let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+    let limits = multer::SizeLimit::new().whole_stream((max + OVERHEAD) as u64).per_field(max as u64 + 1);
+    let mut parts =
+        multer::Multipart::with_constraints(stream, boundary, multer::Constraints::new().size_limit(limits));
+    let malformed = |e: multer::Error| match e {
+        multer::Error::FieldSizeExceeded { .. } | multer::Error::StreamSizeExceeded { .. } => {
+            ApiError::param("图片过大")
+        }
+        _ => ApiError::param("上传数据格式错误"),
+    };
+    let mut file = None;
+    while let Some(part) = parts.next_field().await.map_err(malformed)? {
+        let wanted = part.name() == Some(field);
+        let data = part.bytes().await.map_err(malformed)?;
+        if wanted {
+            if file.is_some() {
+                return Err(ApiError::param("只能上传一张图片"));
+            }
+            if data.len() > max {
+                return Err(ApiError::param("图片过大"));
+            }
+            file = Some(data.to_vec());
+        }
+    }
+    file.ok_or_else(|| ApiError::param("未上传图片"))
 }
 
 /// A required text field: absent, null, or blank all mean "not given".
@@ -55,17 +91,17 @@ pub fn query_param(req: &Request, name: &str) -> Option<String> {
     given(req.query_string_parameters().first(name).map(str::to_owned))
 }
 
+/// The session token of a login route: SESSIONERR at once, before any I/O, when there is none.
+pub fn require_token(req: &Request) -> Result<SessionToken, ApiError> {
+    session_token(req).ok_or_else(ApiError::session)
+}
+
 /// The session token: `Authorization: Bearer <token>` first, else the `session` cookie.
 pub fn session_token(req: &Request) -> Option<SessionToken> {
-    let bearer = req
-        .headers()
-        .get_all(AUTHORIZATION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| {
-            let (scheme, token) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        });
+    let bearer = req.headers().get_all(AUTHORIZATION).iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
+        let (scheme, token) = v.trim().split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    });
     if let Some(token) = bearer {
         return SessionToken::parse(token);
     }
@@ -82,14 +118,10 @@ pub fn session_token(req: &Request) -> Option<SessionToken> {
 }
 
 fn json_response<T: serde::Serialize>(envelope: &Envelope<'_, T>) -> Response<Body> {
-    let body = serde_json::to_string(envelope)
-        .unwrap_or_else(|_| r#"{"errno":"4500","errmsg":"内部错误"}"#.to_owned());
+    let body = serde_json::to_string(envelope).unwrap_or_else(|_| r#"{"errno":"4500","errmsg":"内部错误"}"#.to_owned());
     let mut resp = Response::new(Body::Text(body));
     let headers = resp.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
@@ -120,12 +152,7 @@ pub fn image(content_type: &'static str, bytes: Vec<u8>) -> Response<Body> {
 }
 
 /// `session=<token>; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=<secs>`.
-pub fn set_session_cookie(
-    resp: &mut Response<Body>,
-    token: &SessionToken,
-    max_age: i64,
-    secure: bool,
-) {
+pub fn set_session_cookie(resp: &mut Response<Body>, token: &SessionToken, max_age: i64, secure: bool) {
     add_cookie(resp, &token.expose(), max_age, secure);
 }
 
@@ -136,9 +163,7 @@ pub fn clear_session_cookie(resp: &mut Response<Body>, secure: bool) {
 
 fn add_cookie(resp: &mut Response<Body>, value: &str, max_age: i64, secure: bool) {
     let secure = if secure { " Secure;" } else { "" };
-    let cookie = format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly;{secure} SameSite=Lax; Max-Age={max_age}"
-    );
+    let cookie = format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly;{secure} SameSite=Lax; Max-Age={max_age}");
     // Token characters are base64url and digits: always a valid header value.
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         resp.headers_mut().append(SET_COOKIE, v);
@@ -151,10 +176,7 @@ mod tests {
     use crate::domain::UserId;
 
     fn req_with(header: http::HeaderName, value: &str) -> Request {
-        http::Request::builder()
-            .header(header, value)
-            .body(Body::Empty)
-            .unwrap()
+        http::Request::builder().header(header, value).body(Body::Empty).unwrap()
     }
 
     #[test]
@@ -166,11 +188,7 @@ mod tests {
             format!("session=\"{}\"", t.expose()),
             format!("session=bogus; session={}", t.expose()),
         ] {
-            assert_eq!(
-                session_token(&req_with(COOKIE, &header)),
-                Some(t.clone()),
-                "{header}"
-            );
+            assert_eq!(session_token(&req_with(COOKIE, &header)), Some(t.clone()), "{header}");
         }
         assert_eq!(session_token(&req_with(COOKIE, "other=1")), None);
     }
@@ -178,10 +196,7 @@ mod tests {
     #[test]
     fn bearer_wins_and_scheme_is_case_insensitive() {
         let t = SessionToken::generate(UserId::new(9).unwrap());
-        assert_eq!(
-            session_token(&req_with(AUTHORIZATION, &format!("bearer {}", t.expose()))),
-            Some(t.clone())
-        );
+        assert_eq!(session_token(&req_with(AUTHORIZATION, &format!("bearer {}", t.expose()))), Some(t.clone()));
         assert_eq!(session_token(&req_with(AUTHORIZATION, "Basic abc")), None);
     }
 
@@ -191,18 +206,9 @@ mod tests {
         let mut resp = ok_message("OK");
         set_session_cookie(&mut resp, &t, 86_400, true);
         let v = resp.headers()[SET_COOKIE].to_str().unwrap().to_owned();
-        assert_eq!(
-            v,
-            format!(
-                "session={}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=86400",
-                t.expose()
-            )
-        );
+        assert_eq!(v, format!("session={}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=86400", t.expose()));
         let mut resp = ok_message("OK");
         clear_session_cookie(&mut resp, false);
-        assert_eq!(
-            resp.headers()[SET_COOKIE],
-            "session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"
-        );
+        assert_eq!(resp.headers()[SET_COOKIE], "session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
     }
 }

@@ -17,8 +17,5 @@ pub async fn run(route: Route) -> Result<(), Error> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     // One App for the container's whole life: leaking it gives every invocation a 'static borrow.
     let app: &'static App = Box::leak(Box::new(App::from_sdk_config(config, &sdk)));
-    lambda_http::run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(route.handle(app, req).await)
-    }))
-    .await
+    lambda_http::run(service_fn(move |req: Request| async move { Ok::<_, Error>(route.handle(app, req).await) })).await
 }

@@ -1,6 +1,7 @@
 //! The iHome user API as a library: every Lambda function is `lambda::run(Route::X)`.
 
 pub mod app;
+pub mod avatars;
 pub mod captcha;
 pub mod clock;
 pub mod config;

@@ -15,17 +15,8 @@ pub enum SmsSender {
 }
 
 impl SmsSender {
-    pub async fn send_code(
-        &self,
-        mobile: &Mobile,
-        code: &SmsCode,
-        valid_minutes: i64,
-    ) -> Result<(), SmsError> {
-        let message = format!(
-            "【iHome】您的验证码是{}，{}分钟内有效，请勿告诉他人。",
-            code.as_str(),
-            valid_minutes
-        );
+    pub async fn send_code(&self, mobile: &Mobile, code: &SmsCode, valid_minutes: i64) -> Result<(), SmsError> {
+        let message = format!("【iHome】您的验证码是{}，{}分钟内有效，请勿告诉他人。", code.as_str(), valid_minutes);
         match self {
             SmsSender::Sns(sns) => sns.publish(mobile, message).await,
         }
@@ -61,9 +52,7 @@ impl SnsSender {
         if let Some(id) = &self.sender_id {
             req = req.message_attributes("AWS.SNS.SMS.SenderID", attr(id)?);
         }
-        req.send()
-            .await
-            .map_err(|e| SmsError(aws_sdk_sns::error::DisplayErrorContext(&e).to_string()))?;
+        req.send().await.map_err(|e| SmsError(aws_sdk_sns::error::DisplayErrorContext(&e).to_string()))?;
         Ok(())
     }
 }

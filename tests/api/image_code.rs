@@ -4,29 +4,19 @@ use ihome_tests::{T0, TestApp, unreachable_sdk_config};
 async fn serves_a_png_and_stores_its_answer_for_300_seconds() {
     let t = TestApp::spawn().await;
     let mut c = t.client();
-    let r = c
-        .get("/api/v1.0/imagecode/6a1f0c3e-2b7d-4c1e-9f00-1234567890ab")
-        .await;
+    let r = c.get("/api/v1.0/imagecode/6a1f0c3e-2b7d-4c1e-9f00-1234567890ab").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("image/png"));
     assert_eq!(r.header("cache-control"), Some("no-store"));
     assert_eq!(&r.body[..8], b"\x89PNG\r\n\x1a\n");
-    let text = t
-        .peek_image_code("6a1f0c3e-2b7d-4c1e-9f00-1234567890ab")
-        .await
-        .unwrap();
+    let text = t.peek_image_code("6a1f0c3e-2b7d-4c1e-9f00-1234567890ab").await.unwrap();
     assert_eq!(text.len(), 4);
 
     let item = t
         .dynamo
         .get_item()
         .table_name(&t.table)
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(
-                "IMG#6a1f0c3e-2b7d-4c1e-9f00-1234567890ab".into(),
-            ),
-        )
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S("IMG#6a1f0c3e-2b7d-4c1e-9f00-1234567890ab".into()))
         .send()
         .await
         .unwrap()
@@ -52,15 +42,7 @@ async fn odd_ids_are_paramerr() {
     let t = TestApp::spawn().await;
     let mut c = t.client();
     let long = "a".repeat(65);
-    for id in [
-        "a%20b",
-        "a.b",
-        "%E4%BD%A0",
-        long.as_str(),
-        "a'b",
-        "..",
-        "a%2Fb",
-    ] {
+    for id in ["a%20b", "a.b", "%E4%BD%A0", long.as_str(), "a'b", "..", "a%2Fb"] {
         let r = c.get(&format!("/api/v1.0/imagecode/{id}")).await;
         assert_eq!(r.errno(), "4103", "{id}: {}", r.text());
     }
@@ -68,10 +50,7 @@ async fn odd_ids_are_paramerr() {
 
 #[tokio::test]
 async fn store_failure_is_dberr() {
-    let t = TestApp::builder()
-        .dynamo_sdk(unreachable_sdk_config().await)
-        .build()
-        .await;
+    let t = TestApp::builder().dynamo_sdk(unreachable_sdk_config().await).build().await;
     let r = t.client().get("/api/v1.0/imagecode/abc").await;
     r.assert("4001", "保存图片验证码失败");
 }

@@ -1,7 +1,8 @@
 //! DynamoDB requests per route on the success path, counted by an SDK interceptor.
 //! Requests a route sends concurrently (tokio::join!) share one round trip of latency.
 
-use ihome_tests::{TestApp, unique_mobile};
+use ihome::domain::sample_image;
+use ihome_tests::{Part, TestApp, unique_mobile};
 use serde_json::json;
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {
@@ -19,50 +20,38 @@ async fn requests_per_route() {
     assert_eq!(t.calls.take(), ["PutItem"], "imagecode: 1 round trip");
     let text = t.peek_image_code("rt").await.unwrap();
 
-    c.get_query(
-        &format!("/api/v1.0/smscode/{mobile}"),
-        &[("text", &text), ("id", "rt")],
-    )
-    .await
-    .assert("0", "发送成功");
+    c.get_query(&format!("/api/v1.0/smscode/{mobile}"), &[("text", &text), ("id", "rt")]).await.assert("0", "发送成功");
     let calls = t.calls.take();
     // DeleteItem (captcha) and GetItem (mobile) run together, then the conditional PutItem.
     assert_eq!(sorted(calls[..2].to_vec()), ["DeleteItem", "GetItem"]);
     assert_eq!(calls[2..], ["PutItem"], "smscode: 2 round trips + SNS");
 
     let code = ihome_tests::last_sms_code(&mobile).await.unwrap();
-    c.post_json(
-        "/api/v1.0/users",
-        &json!({"mobile": mobile, "sms_code": code, "password": "password123"}),
-    )
-    .await
-    .assert("0", "OK");
-    assert_eq!(
-        t.calls.take(),
-        ["UpdateItem", "TransactWriteItems"],
-        "register: 2 round trips"
-    );
+    c.post_json("/api/v1.0/users", &json!({"mobile": mobile, "sms_code": code, "password": "password123"}))
+        .await
+        .assert("0", "OK");
+    assert_eq!(t.calls.take(), ["UpdateItem", "TransactWriteItems"], "register: 2 round trips");
 
     c.get("/api/v1.0/user").await.assert("0", "OK");
     assert_eq!(t.calls.take(), ["BatchGetItem"], "GET /user: 1 round trip");
     c.get("/api/v1.0/session").await.assert("0", "OK");
-    assert_eq!(
-        t.calls.take(),
-        ["BatchGetItem"],
-        "GET /session: 1 round trip"
-    );
+    assert_eq!(t.calls.take(), ["BatchGetItem"], "GET /session: 1 round trip");
     c.delete("/api/v1.0/session").await.assert("0", "OK");
     assert_eq!(t.calls.take(), ["DeleteItem"], "logout: 1 round trip");
 
-    c.post_json(
-        "/api/v1.0/sessions",
-        &json!({"mobile": mobile, "password": "password123"}),
-    )
-    .await
-    .assert("0", "OK");
-    assert_eq!(
-        t.calls.take(),
-        ["BatchGetItem", "PutItem"],
-        "login: 2 round trips"
-    );
+    c.post_json("/api/v1.0/sessions", &json!({"mobile": mobile, "password": "password123"})).await.assert("0", "OK");
+    assert_eq!(t.calls.take(), ["BatchGetItem", "PutItem"], "login: 2 round trips");
+
+    let png = sample_image(image::ImageFormat::Png);
+    let part = Part { name: "avatar", filename: Some("a.png"), content_type: "image/png", data: &png };
+    c.post_multipart("/api/v1.0/user/avatar", &[part]).await.assert("0", "OK");
+    assert_eq!(t.calls.take(), ["BatchGetItem", "UpdateItem"], "avatar: 2 round trips + S3");
+    c.put_json("/api/v1.0/user/name", &json!({"name": "rt-name"})).await.assert("0", "OK");
+    assert_eq!(t.calls.take(), ["BatchGetItem", "TransactWriteItems"], "name: 2 round trips");
+    c.post_json("/api/v1.0/user/auth", &json!({"real_name": "张三", "id_card": "11010519491231002X"}))
+        .await
+        .assert("0", "OK");
+    assert_eq!(t.calls.take(), ["BatchGetItem", "UpdateItem"], "auth POST: 2 round trips");
+    c.get("/api/v1.0/user/auth").await.assert("0", "OK");
+    assert_eq!(t.calls.take(), ["BatchGetItem"], "auth GET: 1 round trip");
 }

@@ -11,19 +11,9 @@ async fn login_routes_refuse_missing_unknown_and_garbage_tokens() {
     let token = c.session_token().unwrap();
     let (uid, _) = token.split_once('.').unwrap();
     let forged = format!("{uid}.{}", "A".repeat(43));
-    let other_user = format!(
-        "{}.{}",
-        uid.parse::<u64>().unwrap() + 1,
-        token.split_once('.').unwrap().1
-    );
+    let other_user = format!("{}.{}", uid.parse::<u64>().unwrap() + 1, token.split_once('.').unwrap().1);
     let mut anon = t.client();
-    for cookie in [
-        None,
-        Some("garbage"),
-        Some(forged.as_str()),
-        Some(other_user.as_str()),
-        Some(""),
-    ] {
+    for cookie in [None, Some("garbage"), Some(forged.as_str()), Some(other_user.as_str()), Some("")] {
         anon.forget_cookies();
         if let Some(v) = cookie {
             anon.set_cookie("session", v);
@@ -63,13 +53,7 @@ async fn sessions_expire_after_24_hours_though_still_stored() {
 async fn user_gone_is_nodata_for_profile_and_sessionerr_for_status() {
     let t = TestApp::spawn().await;
     let (mut c, _, _) = t.registered_user().await;
-    let uid = c
-        .session_token()
-        .unwrap()
-        .split_once('.')
-        .unwrap()
-        .0
-        .to_owned();
+    let uid = c.session_token().unwrap().split_once('.').unwrap().0.to_owned();
     t.dynamo
         .delete_item()
         .table_name(&t.table)
@@ -108,10 +92,7 @@ async fn the_sessions_alias_logs_out_too() {
 async fn store_failure_on_a_login_route_is_dberr() {
     let t = TestApp::spawn().await;
     let (c, _, _) = t.registered_user().await;
-    let broken = TestApp::builder()
-        .dynamo_sdk(ihome_tests::unreachable_sdk_config().await)
-        .build()
-        .await;
+    let broken = TestApp::builder().dynamo_sdk(ihome_tests::unreachable_sdk_config().await).build().await;
     let mut b = broken.client();
     b.set_cookie("session", &c.session_token().unwrap());
     b.get(USER).await.assert("4001", "查询登录状态失败");

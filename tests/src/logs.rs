@@ -21,10 +21,7 @@ pub struct Captured(Buffer);
 
 impl Captured {
     pub fn text(&self) -> String {
-        self.0
-            .lock()
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default()
+        self.0.lock().map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
     }
 }
 
@@ -42,10 +39,10 @@ pub struct ThreadWriter;
 impl Write for ThreadWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         CAPTURE.with(|c| {
-            if let Some(b) = c.borrow().as_ref() {
-                if let Ok(mut b) = b.lock() {
-                    b.extend_from_slice(buf);
-                }
+            if let Some(b) = c.borrow().as_ref()
+                && let Ok(mut b) = b.lock()
+            {
+                b.extend_from_slice(buf);
             }
         });
         Ok(buf.len())

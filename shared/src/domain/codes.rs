@@ -8,9 +8,7 @@ pub struct ImageCodeId(String);
 
 impl ImageCodeId {
     pub fn parse(s: &str) -> Option<Self> {
-        let ok = (1..=64).contains(&s.len())
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        let ok = (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         ok.then(|| ImageCodeId(s.to_owned()))
     }
 
@@ -32,9 +30,7 @@ impl ImageCodeText {
     /// Draws a new text from a CSPRNG (rand's thread RNG: ChaCha seeded and reseeded from the OS).
     pub fn generate() -> Self {
         let mut rng = rand::rng();
-        let s = (0..Self::LEN)
-            .map(|_| Self::ALPHABET[rng.random_range(0..Self::ALPHABET.len())] as char)
-            .collect();
+        let s = (0..Self::LEN).map(|_| Self::ALPHABET[rng.random_range(0..Self::ALPHABET.len())] as char).collect();
         ImageCodeText(s)
     }
 
@@ -105,11 +101,7 @@ mod tests {
         for _ in 0..200 {
             let t = ImageCodeText::generate();
             assert_eq!(t.as_str().len(), 4);
-            assert!(
-                t.as_str()
-                    .bytes()
-                    .all(|b| ImageCodeText::ALPHABET.contains(&b))
-            );
+            assert!(t.as_str().bytes().all(|b| ImageCodeText::ALPHABET.contains(&b)));
             assert!(t.matches(&t.as_str().to_lowercase()));
             assert!(t.matches(&format!(" {} ", t.as_str())));
         }

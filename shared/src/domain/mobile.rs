@@ -7,10 +7,7 @@ pub struct Mobile(String);
 impl Mobile {
     pub fn parse(s: &str) -> Option<Self> {
         let b = s.as_bytes();
-        let ok = b.len() == 11
-            && b[0] == b'1'
-            && (b'3'..=b'9').contains(&b[1])
-            && b.iter().all(u8::is_ascii_digit);
+        let ok = b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]) && b.iter().all(u8::is_ascii_digit);
         ok.then(|| Mobile(s.to_owned()))
     }
 

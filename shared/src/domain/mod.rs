@@ -1,13 +1,17 @@
 //! Validated types: once parsed, a value cannot be bad. Debug output of personal data is masked.
 
+mod avatar;
 mod codes;
 mod mobile;
 mod password;
+mod profile;
 mod session;
 mod user;
 
+pub use avatar::{AvatarError, AvatarImage, sample_image};
 pub use codes::{ImageCodeId, ImageCodeText, SmsCode};
 pub use mobile::Mobile;
 pub use password::{Password, PasswordError, PasswordHash};
+pub use profile::{IdCard, RealName, UserName};
 pub use session::{SessionToken, TokenHash};
 pub use user::{User, UserId};

@@ -88,23 +88,14 @@ mod tests {
 
     #[test]
     fn length_limits() {
-        assert_eq!(
-            Password::parse("1234567").unwrap_err(),
-            PasswordError::TooShort
-        );
+        assert_eq!(Password::parse("1234567").unwrap_err(), PasswordError::TooShort);
         assert!(Password::parse("12345678").is_ok());
         // Characters, not bytes, count toward the minimum.
         assert!(Password::parse("密码密码密码密码").is_ok());
         assert!(Password::parse(&"a".repeat(72)).is_ok());
-        assert_eq!(
-            Password::parse(&"a".repeat(73)).unwrap_err(),
-            PasswordError::TooLong
-        );
+        assert_eq!(Password::parse(&"a".repeat(73)).unwrap_err(), PasswordError::TooLong);
         // 25 three-byte characters = 75 bytes.
-        assert_eq!(
-            Password::parse(&"密".repeat(25)).unwrap_err(),
-            PasswordError::TooLong
-        );
+        assert_eq!(Password::parse(&"密".repeat(25)).unwrap_err(), PasswordError::TooLong);
     }
 
     #[test]
@@ -124,10 +115,7 @@ mod tests {
         let p = Password::parse("whatever-password").unwrap();
         assert!(!p.verify(&PasswordHash::dummy(4)));
         // It must parse: a malformed hash would fail fast and give the timing away.
-        assert_eq!(
-            bcrypt::verify("ihome-dummy-password", PasswordHash::dummy(4).as_str()).ok(),
-            Some(true)
-        );
+        assert_eq!(bcrypt::verify("ihome-dummy-password", PasswordHash::dummy(4).as_str()).ok(), Some(true));
         assert_eq!(format!("{p:?} {d:?}"), "Password(***) PasswordHash(***)");
     }
 }

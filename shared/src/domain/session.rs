@@ -56,11 +56,7 @@ impl SessionToken {
 
     /// The wire form, for the cookie or the bearer header only.
     pub fn expose(&self) -> String {
-        format!(
-            "{}.{}",
-            self.user_id.get(),
-            URL_SAFE_NO_PAD.encode(self.secret)
-        )
+        format!("{}.{}", self.user_id.get(), URL_SAFE_NO_PAD.encode(self.secret))
     }
 }
 

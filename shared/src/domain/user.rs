@@ -1,7 +1,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::Mobile;
+use super::{IdCard, Mobile, RealName};
 
 /// A user id: positive and below 2^53, so JavaScript numbers hold it exactly.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord, Serialize)]
@@ -22,11 +22,7 @@ impl UserId {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        if s.is_empty()
-            || s.len() > 16
-            || !s.bytes().all(|b| b.is_ascii_digit())
-            || s.starts_with('0')
-        {
+        if s.is_empty() || s.len() > 16 || !s.bytes().all(|b| b.is_ascii_digit()) || s.starts_with('0') {
             return None;
         }
         s.parse().ok().and_then(Self::new)
@@ -46,6 +42,8 @@ pub struct User {
     pub avatar_url: String,
     /// Seconds since the Unix epoch.
     pub create_time: i64,
+    pub real_name: Option<RealName>,
+    pub id_card: Option<IdCard>,
 }
 
 impl User {
@@ -58,6 +56,17 @@ impl User {
             "avatar": self.avatar_url,
             "avatar_url": self.avatar_url,
             "create_time": format_time(self.create_time, utc_offset_hours),
+        })
+    }
+}
+
+impl User {
+    /// `user.auth_to_dict()` of API.md: the ID number only ever masked.
+    pub fn auth_to_dict(&self) -> Value {
+        json!({
+            "user_id": self.id,
+            "real_name": self.real_name.as_ref().map(RealName::as_str),
+            "id_card": self.id_card.as_ref().map(IdCard::masked),
         })
     }
 }
@@ -86,15 +95,7 @@ mod tests {
             assert!(UserId::random().get() <= UserId::MAX);
         }
         assert_eq!(UserId::parse("42"), UserId::new(42));
-        for bad in [
-            "",
-            "0",
-            "042",
-            "-1",
-            "1e3",
-            "9007199254740992",
-            "12345678901234567",
-        ] {
+        for bad in ["", "0", "042", "-1", "1e3", "9007199254740992", "12345678901234567"] {
             assert!(UserId::parse(bad).is_none(), "{bad}");
         }
     }
@@ -107,11 +108,23 @@ mod tests {
             name: "13800138000".into(),
             avatar_url: String::new(),
             create_time: 0,
+            real_name: None,
+            id_card: None,
         };
         assert_eq!(
             u.to_dict(8),
             json!({"user_id": 7, "name": "13800138000", "mobile": "13800138000", "avatar": "",
                    "avatar_url": "", "create_time": "1970-01-01 08:00:00"})
+        );
+        assert_eq!(u.auth_to_dict(), json!({"user_id": 7, "real_name": null, "id_card": null}));
+        let verified = User {
+            real_name: RealName::parse("张三"),
+            id_card: Some(IdCard::from_stored("11010519491231002X".into())),
+            ..u
+        };
+        assert_eq!(
+            verified.auth_to_dict(),
+            json!({"user_id": 7, "real_name": "张三", "id_card": "110105********002X"})
         );
     }
 }

@@ -8,10 +8,8 @@ use crate::error::ApiError;
 use crate::http;
 
 pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let auth = app.authenticate(http::session_token(req)).await?;
+    let auth = app.authenticate(&http::require_token(req)?).await?;
     // A session whose user is gone is no login.
     let user = auth.user.ok_or_else(ApiError::session)?;
-    Ok(http::ok_data(
-        json!({ "user_id": user.id, "name": user.name }),
-    ))
+    Ok(http::ok_data(json!({ "user_id": user.id, "name": user.name })))
 }

@@ -7,7 +7,7 @@ use crate::error::ApiError;
 use crate::http;
 
 pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let auth = app.authenticate(http::session_token(req)).await?;
+    let auth = app.authenticate(&http::require_token(req)?).await?;
     let user = auth.user.ok_or_else(|| ApiError::no_data("无效操作"))?;
     Ok(http::ok_data(user.to_dict(app.config.utc_offset_hours)))
 }

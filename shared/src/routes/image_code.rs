@@ -22,12 +22,9 @@ pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError
     // Drawing and storing are independent: one round trip of wall time, not two.
     let (png, saved) = tokio::join!(drawing, app.store.put_image_code(&id, &text, expires_at));
     saved.map_err(ApiError::db("保存图片验证码失败"))?;
-    let png = png.ok().flatten().ok_or_else(|| {
-        ApiError::infra(
-            Errno::ServerErr,
-            "生成图片验证码失败",
-            &"captcha renderer failed",
-        )
-    })?;
+    let png = png
+        .ok()
+        .flatten()
+        .ok_or_else(|| ApiError::infra(Errno::ServerErr, "生成图片验证码失败", &"captcha renderer failed"))?;
     Ok(http::image("image/png", png))
 }

@@ -21,21 +21,15 @@ struct LoginBody {
 
 pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let body: LoginBody = http::json_body(req)?;
-    let (Some(mobile), Some(password)) = (
-        http::given(body.mobile),
-        body.password.filter(|p| !p.is_empty()),
-    ) else {
+    let (Some(mobile), Some(password)) = (http::given(body.mobile), body.password.filter(|p| !p.is_empty())) else {
         return Err(ApiError::incomplete());
     };
     let mobile = Mobile::parse(mobile.trim()).ok_or_else(|| ApiError::param("手机号格式错误"))?;
     let cfg = &app.config;
     let now = app.now();
 
-    let gate = app
-        .store
-        .login_gate(&mobile, now, cfg.login_failure_window)
-        .await
-        .map_err(ApiError::db("查询用户信息失败"))?;
+    let gate =
+        app.store.login_gate(&mobile, now, cfg.login_failure_window).await.map_err(ApiError::db("查询用户信息失败"))?;
     if gate.recent_failures >= cfg.login_max_failures {
         return Err(ApiError::req("错误次数过多，请稍后重试"));
     }
@@ -61,11 +55,7 @@ pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError
     let user_id = match (matched, user_id) {
         (true, Some(id)) => id,
         _ => {
-            if let Err(e) = app
-                .store
-                .record_login_failure(&mobile, now, cfg.login_failure_window)
-                .await
-            {
+            if let Err(e) = app.store.record_login_failure(&mobile, now, cfg.login_failure_window).await {
                 tracing::error!(error = %e, "could not record login failure");
             }
             tracing::info!(mobile = %mobile.masked(), "login refused");
@@ -75,13 +65,7 @@ pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError
 
     let token = SessionToken::generate(user_id);
     let session = NewSession::for_token(&token, now + cfg.session_ttl);
-    let clear = async {
-        if gate.recent_failures > 0 {
-            app.store.clear_login_failures(&mobile).await
-        } else {
-            Ok(())
-        }
-    };
+    let clear = async { if gate.recent_failures > 0 { app.store.clear_login_failures(&mobile).await } else { Ok(()) } };
     let (saved, cleared) = tokio::join!(app.store.put_session(&session), clear);
     saved.map_err(ApiError::db("保存登录状态失败"))?;
     if let Err(e) = cleared {

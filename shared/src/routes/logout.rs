@@ -7,12 +7,8 @@ use crate::error::ApiError;
 use crate::http;
 
 pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let token = http::session_token(req).ok_or_else(ApiError::session)?;
-    let ended = app
-        .store
-        .end_session(&token, app.now())
-        .await
-        .map_err(ApiError::db("退出登录失败"))?;
+    let token = http::require_token(req)?;
+    let ended = app.store.end_session(&token, app.now()).await.map_err(ApiError::db("退出登录失败"))?;
     if !ended {
         return Err(ApiError::session());
     }

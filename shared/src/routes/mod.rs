@@ -1,13 +1,17 @@
 //! The routes of API.md. `Route` is the single list: function names, methods and paths (what the
 //! template must route), and dispatch to each route's handler.
 
+mod get_auth;
 mod get_session;
 mod get_user;
 mod image_code;
 mod login;
 mod logout;
 mod register;
+mod set_auth;
+mod set_name;
 mod sms_code;
+mod upload_avatar;
 
 use std::time::Instant;
 
@@ -25,17 +29,25 @@ pub enum Route {
     Register,
     Login,
     GetUser,
+    UploadAvatar,
+    SetName,
+    SetAuth,
+    GetAuth,
     Logout,
     GetSession,
 }
 
 impl Route {
-    pub const ALL: [Route; 7] = [
+    pub const ALL: [Route; 11] = [
         Route::ImageCode,
         Route::SmsCode,
         Route::Register,
         Route::Login,
         Route::GetUser,
+        Route::UploadAvatar,
+        Route::SetName,
+        Route::SetAuth,
+        Route::GetAuth,
         Route::Logout,
         Route::GetSession,
     ];
@@ -48,6 +60,10 @@ impl Route {
             Route::Register => "register",
             Route::Login => "login",
             Route::GetUser => "get-user",
+            Route::UploadAvatar => "upload-avatar",
+            Route::SetName => "set-name",
+            Route::SetAuth => "set-auth",
+            Route::GetAuth => "get-auth",
             Route::Logout => "logout",
             Route::GetSession => "get-session",
         }
@@ -61,12 +77,33 @@ impl Route {
             Route::Register => &[("POST", "/api/v1.0/users")],
             Route::Login => &[("POST", "/api/v1.0/sessions")],
             Route::GetUser => &[("GET", "/api/v1.0/user")],
+            Route::UploadAvatar => &[("POST", "/api/v1.0/user/avatar")],
+            Route::SetName => &[("PUT", "/api/v1.0/user/name")],
+            Route::SetAuth => &[("POST", "/api/v1.0/user/auth")],
+            Route::GetAuth => &[("GET", "/api/v1.0/user/auth")],
             // Some iHome pages call DELETE /sessions: accepted as an alias.
-            Route::Logout => &[
-                ("DELETE", "/api/v1.0/session"),
-                ("DELETE", "/api/v1.0/sessions"),
-            ],
+            Route::Logout => &[("DELETE", "/api/v1.0/session"), ("DELETE", "/api/v1.0/sessions")],
             Route::GetSession => &[("GET", "/api/v1.0/session")],
+        }
+    }
+
+    /// Every AWS IAM action the route's code calls: its function's policy, exactly (least
+    /// privilege). Transactions are authorised per contained action, so they add none of their own.
+    pub const fn iam_actions(self) -> &'static [&'static str] {
+        match self {
+            Route::ImageCode => &["dynamodb:PutItem"],
+            Route::SmsCode => &["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "sns:Publish"],
+            Route::Register => &["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            Route::Login => {
+                &["dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+            }
+            Route::GetUser | Route::GetSession | Route::GetAuth => &["dynamodb:BatchGetItem"],
+            Route::UploadAvatar => &["dynamodb:BatchGetItem", "dynamodb:UpdateItem", "s3:DeleteObject", "s3:PutObject"],
+            Route::SetName => {
+                &["dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+            }
+            Route::SetAuth => &["dynamodb:BatchGetItem", "dynamodb:UpdateItem"],
+            Route::Logout => &["dynamodb:DeleteItem"],
         }
     }
 
@@ -91,6 +128,10 @@ impl Route {
             Route::Register => register::handle(app, &req).await,
             Route::Login => login::handle(app, &req).await,
             Route::GetUser => get_user::handle(app, &req).await,
+            Route::UploadAvatar => upload_avatar::handle(app, &req).await,
+            Route::SetName => set_name::handle(app, &req).await,
+            Route::SetAuth => set_auth::handle(app, &req).await,
+            Route::GetAuth => get_auth::handle(app, &req).await,
             Route::Logout => logout::handle(app, &req).await,
             Route::GetSession => get_session::handle(app, &req).await,
         };
@@ -138,21 +179,9 @@ mod tests {
     #[test]
     fn resolves_like_the_template() {
         let (r, p) = Route::resolve("GET", "/api/v1.0/imagecode/abc-1").unwrap();
-        assert_eq!(
-            (r, p),
-            (
-                Route::ImageCode,
-                vec![("image_code_id".into(), "abc-1".into())]
-            )
-        );
-        assert_eq!(
-            Route::resolve("DELETE", "/api/v1.0/sessions").unwrap().0,
-            Route::Logout
-        );
-        assert_eq!(
-            Route::resolve("POST", "/api/v1.0/sessions").unwrap().0,
-            Route::Login
-        );
+        assert_eq!((r, p), (Route::ImageCode, vec![("image_code_id".into(), "abc-1".into())]));
+        assert_eq!(Route::resolve("DELETE", "/api/v1.0/sessions").unwrap().0, Route::Logout);
+        assert_eq!(Route::resolve("POST", "/api/v1.0/sessions").unwrap().0, Route::Login);
         assert!(Route::resolve("GET", "/api/v1.0/imagecode/").is_none());
         assert!(Route::resolve("GET", "/api/v1.0/imagecode/a/b").is_none());
         assert!(Route::resolve("PUT", "/api/v1.0/users").is_none());
@@ -160,8 +189,7 @@ mod tests {
 
     #[test]
     fn names_and_endpoints_are_unique() {
-        let names: std::collections::HashSet<_> =
-            Route::ALL.iter().map(|r| r.function_name()).collect();
+        let names: std::collections::HashSet<_> = Route::ALL.iter().map(|r| r.function_name()).collect();
         assert_eq!(names.len(), Route::ALL.len());
         let eps: Vec<_> = Route::ALL.iter().flat_map(|r| r.endpoints()).collect();
         let distinct: std::collections::HashSet<_> = eps.iter().collect();

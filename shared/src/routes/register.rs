@@ -21,11 +21,9 @@ struct RegisterBody {
 
 pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let body: RegisterBody = http::json_body(req)?;
-    let (Some(mobile), Some(sms_code), Some(password)) = (
-        http::given(body.mobile),
-        http::given(body.sms_code),
-        body.password.filter(|p| !p.is_empty()),
-    ) else {
+    let (Some(mobile), Some(sms_code), Some(password)) =
+        (http::given(body.mobile), http::given(body.sms_code), body.password.filter(|p| !p.is_empty()))
+    else {
         return Err(ApiError::incomplete());
     };
     let mobile = Mobile::parse(mobile.trim()).ok_or_else(|| ApiError::param("手机号格式错误"))?;
@@ -33,21 +31,16 @@ pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError
         return Err(ApiError::param("两次输入的密码不一致"));
     }
     let password = Password::parse(&password).map_err(|e| ApiError::param(e.message()))?;
-    let sms_code =
-        SmsCode::parse(&sms_code).ok_or_else(|| ApiError::param("短信验证码格式错误"))?;
+    let sms_code = SmsCode::parse(&sms_code).ok_or_else(|| ApiError::param("短信验证码格式错误"))?;
     let cfg = &app.config;
     let now = app.now();
 
     // bcrypt is slow on purpose: hash off the executor while the code is checked.
     let cost = cfg.bcrypt_cost;
     let hashing = tokio::task::spawn_blocking(move || password.hash(cost));
-    let (stored, hashed) = tokio::join!(
-        app.store.check_out_sms(&mobile, now, cfg.sms_max_attempts),
-        hashing
-    );
-    let stored = stored
-        .map_err(ApiError::db("查询短信验证码失败"))?
-        .ok_or_else(|| ApiError::no_data("短信验证码已过期"))?;
+    let (stored, hashed) = tokio::join!(app.store.check_out_sms(&mobile, now, cfg.sms_max_attempts), hashing);
+    let stored =
+        stored.map_err(ApiError::db("查询短信验证码失败"))?.ok_or_else(|| ApiError::no_data("短信验证码已过期"))?;
     if stored != sms_code {
         return Err(ApiError::data_err("短信验证码错误"));
     }
@@ -74,6 +67,8 @@ pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError
                     mobile,
                     avatar_url: String::new(),
                     create_time: now,
+                    real_name: None,
+                    id_card: None,
                 };
                 let mut resp = http::ok_data(created.to_dict(cfg.utc_offset_hours));
                 http::set_session_cookie(&mut resp, &token, cfg.session_ttl, cfg.cookie_secure);
@@ -87,9 +82,5 @@ pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError
             }
         }
     }
-    Err(ApiError::infra(
-        Errno::DbErr,
-        "保存用户数据失败",
-        &"create user: retries exhausted",
-    ))
+    Err(ApiError::infra(Errno::DbErr, "保存用户数据失败", &"create user: retries exhausted"))
 }

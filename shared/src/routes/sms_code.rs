@@ -9,11 +9,9 @@ use crate::error::ApiError;
 use crate::http;
 
 pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let (Some(mobile), Some(text), Some(id)) = (
-        http::path_param(req, "mobile"),
-        http::query_param(req, "text"),
-        http::query_param(req, "id"),
-    ) else {
+    let (Some(mobile), Some(text), Some(id)) =
+        (http::path_param(req, "mobile"), http::query_param(req, "text"), http::query_param(req, "id"))
+    else {
         return Err(ApiError::incomplete());
     };
     let mobile = Mobile::parse(&mobile).ok_or_else(|| ApiError::param("手机号格式错误"))?;
@@ -21,13 +19,9 @@ pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError
     let now = app.now();
 
     // The captcha is consumed by this attempt, right or wrong; the mobile check runs alongside.
-    let (captcha, registered) = tokio::join!(
-        app.store.take_image_code(&id, now),
-        app.store.mobile_registered(&mobile)
-    );
-    let captcha = captcha
-        .map_err(ApiError::db("查询图片验证码失败"))?
-        .ok_or_else(|| ApiError::no_data("图片验证码已过期"))?;
+    let (captcha, registered) = tokio::join!(app.store.take_image_code(&id, now), app.store.mobile_registered(&mobile));
+    let captcha =
+        captcha.map_err(ApiError::db("查询图片验证码失败"))?.ok_or_else(|| ApiError::no_data("图片验证码已过期"))?;
     if !captcha.matches(&text) {
         return Err(ApiError::data_err("图片验证码错误"));
     }
@@ -43,16 +37,9 @@ pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError
         .await
         .map_err(ApiError::db("保存短信验证码失败"))?;
     if !reserved {
-        return Err(ApiError::new(
-            Errno::ReqErr,
-            format!("请求过于频繁，请{}秒后重试", cfg.sms_interval),
-        ));
+        return Err(ApiError::new(Errno::ReqErr, format!("请求过于频繁，请{}秒后重试", cfg.sms_interval)));
     }
-    if let Err(e) = app
-        .sms
-        .send_code(&mobile, &code, cfg.sms_code_ttl / 60)
-        .await
-    {
+    if let Err(e) = app.sms.send_code(&mobile, &code, cfg.sms_code_ttl / 60).await {
         // Free the slot so the user can retry at once rather than wait out the interval.
         if let Err(release) = app.store.release_sms(&mobile, &code).await {
             tracing::error!(error = %release, "could not release unsent sms code");

@@ -5,16 +5,12 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update};
 
 use super::keys::{self, PK, TTL};
-use super::{
-    Authenticated, CreateUserError, Credentials, LoginGate, NewSession, NewUser, StoreError,
-};
+use super::{Authenticated, CreateUserError, Credentials, LoginGate, NewSession, NewUser, RenameError, StoreError};
 use crate::domain::{
-    ImageCodeId, ImageCodeText, Mobile, PasswordHash, SessionToken, SmsCode, User, UserId,
+    IdCard, ImageCodeId, ImageCodeText, Mobile, PasswordHash, RealName, SessionToken, SmsCode, User, UserId, UserName,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -38,22 +34,15 @@ fn key(pk: String) -> Item {
 }
 
 fn backend<E: std::error::Error>(op: &'static str) -> impl FnOnce(E) -> StoreError {
-    move |e| StoreError::Backend {
-        op,
-        detail: DisplayErrorContext(&e).to_string(),
-    }
+    move |e| StoreError::Backend { op, detail: DisplayErrorContext(&e).to_string() }
 }
 
 fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name)
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
 }
 
 fn get_n<T: std::str::FromStr>(item: &Item, name: &str) -> Option<T> {
-    item.get(name)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
 }
 
 /// An expiring item is live until `expires_at`; DynamoDB's TTL deletes lazily, so reads check.
@@ -61,18 +50,13 @@ fn live(item: &Item, now: i64) -> bool {
     get_n::<i64>(item, TTL).is_some_and(|t| t > now)
 }
 
-fn conditional_failed<E: ProvideErrorMetadata, R>(
-    e: &aws_sdk_dynamodb::error::SdkError<E, R>,
-) -> bool {
+fn conditional_failed<E: ProvideErrorMetadata, R>(e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool {
     e.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
 }
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        DynamoStore {
-            client,
-            table: table.into(),
-        }
+        DynamoStore { client, table: table.into() }
     }
 
     pub fn client(&self) -> &Client {
@@ -121,9 +105,9 @@ impl DynamoStore {
             Err(e) if conditional_failed(&e) => None,
             Err(e) => return Err(backend("take image code")(e)),
         };
-        Ok(old.filter(|item| live(item, now)).and_then(|item| {
-            get_s(&item, "code").map(|c| ImageCodeText::from_stored(c.to_owned()))
-        }))
+        Ok(old
+            .filter(|item| live(item, now))
+            .and_then(|item| get_s(&item, "code").map(|c| ImageCodeText::from_stored(c.to_owned()))))
     }
 
     pub(super) async fn mobile_registered(&self, mobile: &Mobile) -> Result<bool, StoreError> {
@@ -170,11 +154,7 @@ impl DynamoStore {
         }
     }
 
-    pub(super) async fn release_sms(
-        &self,
-        mobile: &Mobile,
-        code: &SmsCode,
-    ) -> Result<(), StoreError> {
+    pub(super) async fn release_sms(&self, mobile: &Mobile, code: &SmsCode) -> Result<(), StoreError> {
         let res = self
             .client
             .delete_item()
@@ -216,13 +196,9 @@ impl DynamoStore {
         match res {
             Ok(out) => {
                 let item = out.attributes.unwrap_or_default();
-                let code =
-                    get_s(&item, "code")
-                        .and_then(SmsCode::parse)
-                        .ok_or(StoreError::Corrupt {
-                            op: "check out sms",
-                            what: "code",
-                        })?;
+                let code = get_s(&item, "code")
+                    .and_then(SmsCode::parse)
+                    .ok_or(StoreError::Corrupt { op: "check out sms", what: "code" })?;
                 Ok(Some(code))
             }
             Err(e) if conditional_failed(&e) => Ok(None),
@@ -236,10 +212,7 @@ impl DynamoStore {
         code: &SmsCode,
         session: &NewSession,
     ) -> Result<(), CreateUserError> {
-        let build = |e| StoreError::Backend {
-            op: "create user",
-            detail: DisplayErrorContext(&e).to_string(),
-        };
+        let build = |e| StoreError::Backend { op: "create user", detail: DisplayErrorContext(&e).to_string() };
         let consume_code = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key(keys::sms_code(&user.mobile))))
@@ -282,9 +255,7 @@ impl DynamoStore {
             Ok(_) => return Ok(()),
             Err(e) => e,
         };
-        if let Some(TransactWriteItemsError::TransactionCanceledException(c)) =
-            err.as_service_error()
-        {
+        if let Some(TransactWriteItemsError::TransactionCanceledException(c)) = err.as_service_error() {
             let failed = |i: usize| {
                 c.cancellation_reasons()
                     .get(i)
@@ -298,10 +269,7 @@ impl DynamoStore {
             if failed(0) {
                 return Err(CreateUserError::CodeGone);
             }
-            let conflict = c
-                .cancellation_reasons()
-                .iter()
-                .any(|r| r.code() == Some("TransactionConflict"));
+            let conflict = c.cancellation_reasons().iter().any(|r| r.code() == Some("TransactionConflict"));
             if failed(2) || conflict {
                 return Err(CreateUserError::Retry);
             }
@@ -309,10 +277,7 @@ impl DynamoStore {
         Err(CreateUserError::Store(backend("create user")(err)))
     }
 
-    fn session_put(
-        &self,
-        session: &NewSession,
-    ) -> Result<Put, aws_sdk_dynamodb::error::BuildError> {
+    fn session_put(&self, session: &NewSession) -> Result<Put, aws_sdk_dynamodb::error::BuildError> {
         Put::builder()
             .table_name(&self.table)
             .item(PK, s(keys::session(&session.token_hash)))
@@ -321,32 +286,19 @@ impl DynamoStore {
             .build()
     }
 
-    pub(super) async fn login_gate(
-        &self,
-        mobile: &Mobile,
-        now: i64,
-        window: i64,
-    ) -> Result<LoginGate, StoreError> {
+    pub(super) async fn login_gate(&self, mobile: &Mobile, now: i64, window: i64) -> Result<LoginGate, StoreError> {
         let credentials_key = keys::mobile(mobile);
         let failures_key = keys::login_failures(mobile);
-        let items = self
-            .batch_get(&[&credentials_key, &failures_key], "login gate")
-            .await?;
+        let items = self.batch_get(&[&credentials_key, &failures_key], "login gate").await?;
         let credentials = match items.get(&credentials_key) {
             None => None,
             Some(item) => Some(Credentials {
-                user_id: get_n(item, "user_id").and_then(UserId::new).ok_or(
-                    StoreError::Corrupt {
-                        op: "login gate",
-                        what: "user_id",
-                    },
-                )?,
+                user_id: get_n(item, "user_id")
+                    .and_then(UserId::new)
+                    .ok_or(StoreError::Corrupt { op: "login gate", what: "user_id" })?,
                 password_hash: PasswordHash::from_stored(
                     get_s(item, "password_hash")
-                        .ok_or(StoreError::Corrupt {
-                            op: "login gate",
-                            what: "password_hash",
-                        })?
+                        .ok_or(StoreError::Corrupt { op: "login gate", what: "password_hash" })?
                         .to_owned(),
                 ),
             }),
@@ -356,18 +308,10 @@ impl DynamoStore {
             .filter(|item| get_n::<i64>(item, "window_start").is_some_and(|w| w > now - window))
             .and_then(|item| get_n(item, "failures"))
             .unwrap_or(0);
-        Ok(LoginGate {
-            credentials,
-            recent_failures,
-        })
+        Ok(LoginGate { credentials, recent_failures })
     }
 
-    pub(super) async fn record_login_failure(
-        &self,
-        mobile: &Mobile,
-        now: i64,
-        window: i64,
-    ) -> Result<(), StoreError> {
+    pub(super) async fn record_login_failure(&self, mobile: &Mobile, now: i64, window: i64) -> Result<(), StoreError> {
         let pk = keys::login_failures(mobile);
         // Count within the open window; when it has passed, start a new one. Two conditional
         // writes, each atomic, so racing failures are all counted.
@@ -408,10 +352,7 @@ impl DynamoStore {
                 Err(e) => return Err(backend("record login failure")(e)),
             }
         }
-        Err(StoreError::Backend {
-            op: "record login failure",
-            detail: "contention: window kept changing".into(),
-        })
+        Err(StoreError::Backend { op: "record login failure", detail: "contention: window kept changing".into() })
     }
 
     pub(super) async fn clear_login_failures(&self, mobile: &Mobile) -> Result<(), StoreError> {
@@ -444,27 +385,18 @@ impl DynamoStore {
     ) -> Result<Option<Authenticated>, StoreError> {
         let session_key = keys::session(&token.hash());
         let user_key = keys::user(token.user_id());
-        let items = self
-            .batch_get(&[&session_key, &user_key], "authenticate")
-            .await?;
-        let valid = items.get(&session_key).is_some_and(|item| {
-            live(item, now) && get_n::<u64>(item, "user_id") == Some(token.user_id().get())
-        });
+        let items = self.batch_get(&[&session_key, &user_key], "authenticate").await?;
+        let valid = items
+            .get(&session_key)
+            .is_some_and(|item| live(item, now) && get_n::<u64>(item, "user_id") == Some(token.user_id().get()));
         if !valid {
             return Ok(None);
         }
         let user = items.get(&user_key).map(user_from_item).transpose()?;
-        Ok(Some(Authenticated {
-            user_id: token.user_id(),
-            user,
-        }))
+        Ok(Some(Authenticated { user_id: token.user_id(), user }))
     }
 
-    pub(super) async fn end_session(
-        &self,
-        token: &SessionToken,
-        now: i64,
-    ) -> Result<bool, StoreError> {
+    pub(super) async fn end_session(&self, token: &SessionToken, now: i64) -> Result<bool, StoreError> {
         let res = self
             .client
             .delete_item()
@@ -483,12 +415,115 @@ impl DynamoStore {
         }
     }
 
-    /// Consistent reads of a few items in one request, keyed by `pk`.
-    async fn batch_get(
+    pub(super) async fn set_avatar_url(&self, user_id: UserId, url: &str) -> Result<Option<String>, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::user(user_id))))
+            .update_expression("SET avatar_url = :url")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":url", s(url))
+            .return_values(ReturnValue::UpdatedOld)
+            .send()
+            .await;
+        match res {
+            Ok(out) => {
+                Ok(Some(out.attributes.as_ref().and_then(|a| get_s(a, "avatar_url")).unwrap_or_default().to_owned()))
+            }
+            Err(e) if conditional_failed(&e) => Ok(None),
+            Err(e) => Err(backend("set avatar url")(e)),
+        }
+    }
+
+    pub(super) async fn rename(&self, user: &User, new: &UserName) -> Result<(), RenameError> {
+        let build = |e| StoreError::Backend { op: "rename", detail: DisplayErrorContext(&e).to_string() };
+        let uid = n(user.id.get());
+        let mut items = Vec::new();
+        let claims_guard = !new.is_mobile_shaped();
+        if claims_guard {
+            // Absent, or already ours (a half-finished earlier rename cannot block the owner).
+            let claim = Put::builder()
+                .table_name(&self.table)
+                .item(PK, s(keys::name(new)))
+                .item("user_id", uid.clone())
+                .condition_expression("attribute_not_exists(#pk) OR user_id = :uid")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":uid", uid.clone())
+                .build()
+                .map_err(build)?;
+            items.push(TransactWriteItem::builder().put(claim).build());
+        }
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::user(user.id))))
+            .update_expression("SET #name = :new")
+            .condition_expression("attribute_exists(#pk) AND #name = :old")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#name", "name")
+            .expression_attribute_values(":new", s(new.as_str()))
+            .expression_attribute_values(":old", s(user.name.as_str()))
+            .build()
+            .map_err(build)?;
+        let update_index = items.len();
+        items.push(TransactWriteItem::builder().update(update).build());
+        if let Some(old) = UserName::parse(&user.name).filter(|o| !o.is_mobile_shaped() && o != new) {
+            let release = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(keys::name(&old))))
+                .condition_expression("attribute_not_exists(#pk) OR user_id = :uid")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":uid", uid.clone())
+                .build()
+                .map_err(build)?;
+            items.push(TransactWriteItem::builder().delete(release).build());
+        }
+        let res = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        let err = match res {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        if let Some(TransactWriteItemsError::TransactionCanceledException(c)) = err.as_service_error() {
+            let code = |i: usize| c.cancellation_reasons().get(i).and_then(|r| r.code()).unwrap_or("None");
+            if claims_guard && code(0) == "ConditionalCheckFailed" {
+                return Err(RenameError::Taken);
+            }
+            let reasons: Vec<&str> = (0..c.cancellation_reasons().len()).map(code).collect();
+            if code(update_index) == "ConditionalCheckFailed" || reasons.contains(&"TransactionConflict") {
+                return Err(RenameError::Conflict);
+            }
+        }
+        Err(RenameError::Store(backend("rename")(err)))
+    }
+
+    pub(super) async fn set_real_name(
         &self,
-        pks: &[&String],
-        op: &'static str,
-    ) -> Result<HashMap<String, Item>, StoreError> {
+        user_id: UserId,
+        real_name: &RealName,
+        id_card: &IdCard,
+    ) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::user(user_id))))
+            .update_expression("SET real_name = :name, id_card = :id")
+            .condition_expression("attribute_exists(#pk) AND attribute_not_exists(real_name)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":name", s(real_name.as_str()))
+            .expression_attribute_values(":id", s(id_card.as_str()))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if conditional_failed(&e) => Ok(false),
+            Err(e) => Err(backend("set real name")(e)),
+        }
+    }
+
+    /// Consistent reads of a few items in one request, keyed by `pk`.
+    async fn batch_get(&self, pks: &[&String], op: &'static str) -> Result<HashMap<String, Item>, StoreError> {
         let mut pending: Vec<Item> = pks.iter().map(|pk| key((*pk).clone())).collect();
         let mut found = HashMap::new();
         // Unprocessed keys only come back under throttling; retry them a few times.
@@ -501,53 +536,32 @@ impl DynamoStore {
                 .consistent_read(true)
                 .build()
                 .map_err(backend(op))?;
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(backend(op))?;
-            for item in out
-                .responses
-                .and_then(|mut r| r.remove(&self.table))
-                .unwrap_or_default()
-            {
+            let out =
+                self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(backend(op))?;
+            for item in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
                 if let Some(pk) = get_s(&item, PK) {
                     found.insert(pk.to_owned(), item);
                 }
             }
-            pending = out
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(&self.table))
-                .map(|k| k.keys)
-                .unwrap_or_default();
+            pending = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).map(|k| k.keys).unwrap_or_default();
         }
         if pending.is_empty() {
             Ok(found)
         } else {
-            Err(StoreError::Backend {
-                op,
-                detail: "keys left unprocessed after retries".into(),
-            })
+            Err(StoreError::Backend { op, detail: "keys left unprocessed after retries".into() })
         }
     }
 }
 
 fn user_from_item(item: &Item) -> Result<User, StoreError> {
-    let corrupt = |what| StoreError::Corrupt {
-        op: "read user",
-        what,
-    };
+    let corrupt = |what| StoreError::Corrupt { op: "read user", what };
     Ok(User {
-        id: get_n(item, "user_id")
-            .and_then(UserId::new)
-            .ok_or(corrupt("user_id"))?,
-        mobile: get_s(item, "mobile")
-            .and_then(Mobile::parse)
-            .ok_or(corrupt("mobile"))?,
+        id: get_n(item, "user_id").and_then(UserId::new).ok_or(corrupt("user_id"))?,
+        mobile: get_s(item, "mobile").and_then(Mobile::parse).ok_or(corrupt("mobile"))?,
         name: get_s(item, "name").ok_or(corrupt("name"))?.to_owned(),
         avatar_url: get_s(item, "avatar_url").unwrap_or_default().to_owned(),
         create_time: get_n(item, "create_time").ok_or(corrupt("create_time"))?,
+        real_name: get_s(item, "real_name").map(|v| RealName::from_stored(v.to_owned())),
+        id_card: get_s(item, "id_card").map(|v| IdCard::from_stored(v.to_owned())),
     })
 }

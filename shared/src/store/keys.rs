@@ -1,7 +1,7 @@
 //! The single-table key layout: one string partition key `pk`, a type prefix per item kind.
 //! Expiring items carry `expires_at` (epoch seconds), which is also the table's TTL attribute.
 
-use crate::domain::{ImageCodeId, Mobile, TokenHash, UserId};
+use crate::domain::{ImageCodeId, Mobile, TokenHash, UserId, UserName};
 
 pub const PK: &str = "pk";
 pub const TTL: &str = "expires_at";
@@ -20,6 +20,10 @@ pub fn mobile(mobile: &Mobile) -> String {
 
 pub fn user(id: UserId) -> String {
     format!("USER#{}", id.get())
+}
+
+pub fn name(name: &UserName) -> String {
+    format!("NAME#{}", name.as_str())
 }
 
 pub fn session(hash: &TokenHash) -> String {

@@ -9,8 +9,8 @@ pub use dynamo::DynamoStore;
 use thiserror::Error;
 
 use crate::domain::{
-    ImageCodeId, ImageCodeText, Mobile, PasswordHash, SessionToken, SmsCode, TokenHash, User,
-    UserId,
+    IdCard, ImageCodeId, ImageCodeText, Mobile, PasswordHash, RealName, SessionToken, SmsCode, TokenHash, User, UserId,
+    UserName,
 };
 
 /// The backend failed or answered something we cannot read. The detail goes to logs only.
@@ -19,10 +19,7 @@ pub enum StoreError {
     #[error("{op} failed: {detail}")]
     Backend { op: &'static str, detail: String },
     #[error("{op}: stored item is malformed ({what})")]
-    Corrupt {
-        op: &'static str,
-        what: &'static str,
-    },
+    Corrupt { op: &'static str, what: &'static str },
 }
 
 /// What a login needs from one read: the credentials of a mobile and its recent failures.
@@ -55,11 +52,7 @@ pub struct NewSession {
 
 impl NewSession {
     pub fn for_token(token: &SessionToken, expires_at: i64) -> Self {
-        NewSession {
-            token_hash: token.hash(),
-            user_id: token.user_id(),
-            expires_at,
-        }
+        NewSession { token_hash: token.hash(), user_id: token.user_id(), expires_at }
     }
 }
 
@@ -75,6 +68,18 @@ pub enum CreateUserError {
     /// concurrent transaction touched the same items.
     #[error("transaction cancelled, retry")]
     Retry,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a rename did not happen.
+#[derive(Debug, Error)]
+pub enum RenameError {
+    #[error("name taken by another user")]
+    Taken,
+    /// The user's name changed (or the user went) since it was read: read again and retry.
+    #[error("user changed concurrently")]
+    Conflict,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -113,11 +118,7 @@ impl Store {
 
     /// Removes a captcha and returns its answer: of racing callers, exactly one gets it.
     /// Expired answers come back as `None`.
-    pub async fn take_image_code(
-        &self,
-        id: &ImageCodeId,
-        now: i64,
-    ) -> Result<Option<ImageCodeText>, StoreError> {
+    pub async fn take_image_code(&self, id: &ImageCodeId, now: i64) -> Result<Option<ImageCodeText>, StoreError> {
         dispatch!(self, s => s.take_image_code(id, now).await)
     }
 
@@ -166,21 +167,11 @@ impl Store {
         dispatch!(self, s => s.create_user(user, code, session).await)
     }
 
-    pub async fn login_gate(
-        &self,
-        mobile: &Mobile,
-        now: i64,
-        window: i64,
-    ) -> Result<LoginGate, StoreError> {
+    pub async fn login_gate(&self, mobile: &Mobile, now: i64, window: i64) -> Result<LoginGate, StoreError> {
         dispatch!(self, s => s.login_gate(mobile, now, window).await)
     }
 
-    pub async fn record_login_failure(
-        &self,
-        mobile: &Mobile,
-        now: i64,
-        window: i64,
-    ) -> Result<(), StoreError> {
+    pub async fn record_login_failure(&self, mobile: &Mobile, now: i64, window: i64) -> Result<(), StoreError> {
         dispatch!(self, s => s.record_login_failure(mobile, now, window).await)
     }
 
@@ -194,12 +185,31 @@ impl Store {
 
     /// The token's live session with its user, read together; `None` when the session is
     /// missing, expired, ended, or not the token's user's.
-    pub async fn authenticate(
-        &self,
-        token: &SessionToken,
-        now: i64,
-    ) -> Result<Option<Authenticated>, StoreError> {
+    pub async fn authenticate(&self, token: &SessionToken, now: i64) -> Result<Option<Authenticated>, StoreError> {
         dispatch!(self, s => s.authenticate(token, now).await)
+    }
+
+    /// Points the user at a new avatar URL and returns the one it replaced (`""` for none), or
+    /// `None` when the user is gone.
+    pub async fn set_avatar_url(&self, user_id: UserId, url: &str) -> Result<Option<String>, StoreError> {
+        dispatch!(self, s => s.set_avatar_url(user_id, url).await)
+    }
+
+    /// Renames `user` (as read) to `new`: names are unique through a guard item per name, claimed
+    /// and released in the same transaction. Mobile-shaped names have no guard: only the owner of
+    /// that mobile may use one.
+    pub async fn rename(&self, user: &User, new: &UserName) -> Result<(), RenameError> {
+        dispatch!(self, s => s.rename(user, new).await)
+    }
+
+    /// Sets the real-name record once: false when the user already has one (or is gone).
+    pub async fn set_real_name(
+        &self,
+        user_id: UserId,
+        real_name: &RealName,
+        id_card: &IdCard,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.set_real_name(user_id, real_name, id_card).await)
     }
 
     /// Ends a live session; false when there was none to end.

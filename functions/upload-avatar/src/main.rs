@@ -1,0 +1,5 @@
+//! Lambda entry point: `POST /api/v1.0/user/avatar`.
+#[tokio::main]
+async fn main() -> Result<(), ihome::lambda::Error> {
+    ihome::lambda::run(ihome::Route::UploadAvatar).await
+}

@@ -1,0 +1,91 @@
+use futures_util::future::join_all;
+use ihome_tests::TestApp;
+use serde_json::json;
+
+const NAME: &str = "/api/v1.0/user/name";
+
+#[tokio::test]
+async fn renames_trimmed_and_shows_it_everywhere() {
+    let t = TestApp::spawn().await;
+    let (mut c, _, _) = t.registered_user().await;
+    let r = c.put_json(NAME, &json!({"name": "  小明的家  "})).await;
+    r.assert("0", "OK");
+    assert_eq!(r.data(), json!({"name": "小明的家"}));
+    assert_eq!(c.get("/api/v1.0/user").await.data()["name"], "小明的家");
+    assert_eq!(c.get("/api/v1.0/session").await.data()["name"], "小明的家");
+}
+
+#[tokio::test]
+async fn names_are_unique_and_freed_on_rename() {
+    let t = TestApp::spawn().await;
+    let (mut a, _, _) = t.registered_user().await;
+    let (mut b, _, _) = t.registered_user().await;
+    a.put_json(NAME, &json!({"name": "taken"})).await.assert("0", "OK");
+    // DBERR "4001", as the original backend answered and the iHome page expects.
+    b.put_json(NAME, &json!({"name": "taken"})).await.assert("4001", "用户名已存在");
+    // Setting your own name again is fine.
+    a.put_json(NAME, &json!({"name": "taken"})).await.assert("0", "OK");
+    a.put_json(NAME, &json!({"name": "another"})).await.assert("0", "OK");
+    b.put_json(NAME, &json!({"name": "taken"})).await.assert("0", "OK");
+    a.put_json(NAME, &json!({"name": "taken"})).await.assert("4001", "用户名已存在");
+}
+
+#[tokio::test]
+async fn mobile_numbers_are_reserved_for_their_owner() {
+    let t = TestApp::spawn().await;
+    let (mut a, mobile_a, _) = t.registered_user().await;
+    let (mut b, _, _) = t.registered_user().await;
+    b.put_json(NAME, &json!({"name": mobile_a})).await.assert("4103", "不能使用他人的手机号作为用户名");
+    a.put_json(NAME, &json!({"name": "custom"})).await.assert("0", "OK");
+    // Back to one's own mobile: allowed, and "custom" is free again.
+    a.put_json(NAME, &json!({"name": mobile_a})).await.assert("0", "OK");
+    b.put_json(NAME, &json!({"name": "custom"})).await.assert("0", "OK");
+}
+
+#[tokio::test]
+async fn bad_names_are_paramerr() {
+    let t = TestApp::spawn().await;
+    let (mut c, _, _) = t.registered_user().await;
+    c.put_json(NAME, &json!({})).await.assert("4103", "参数不完整");
+    c.put_json(NAME, &json!({"name": "   "})).await.assert("4103", "参数不完整");
+    for bad in ["a\u{0}b", "line\nbreak", &"名".repeat(33)] {
+        c.put_json(NAME, &json!({"name": bad})).await.assert("4103", "用户名须为1-32个字符，且不能含控制字符");
+    }
+    c.put_json(NAME, &json!({"name": 42})).await.assert("4103", "参数格式错误");
+    let mut anon = t.client();
+    anon.put_json(NAME, &json!({"name": "x"})).await.assert("4101", "用户未登录");
+}
+
+#[tokio::test]
+async fn a_failed_save_is_dberr_and_changes_nothing() {
+    let t = TestApp::spawn().await;
+    let (mut c, mobile, _) = t.registered_user().await;
+    t.calls.fail(&["TransactWriteItems"]);
+    c.put_json(NAME, &json!({"name": "never"})).await.assert("4001", "保存用户信息失败");
+    t.calls.fail(&[]);
+    assert_eq!(c.get("/api/v1.0/user").await.data()["name"], mobile.as_str());
+    let (mut other, _, _) = t.registered_user().await;
+    other.put_json(NAME, &json!({"name": "never"})).await.assert("0", "OK");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn users_racing_for_one_name_leave_one_winner() {
+    let t = TestApp::spawn().await;
+    let mut users = Vec::new();
+    for _ in 0..20 {
+        users.push(t.registered_user().await.0);
+    }
+    let answers = join_all(
+        users.iter_mut().map(|c| async move { c.put_json(NAME, &json!({"name": "抢手的名字"})).await.errno() }),
+    )
+    .await;
+    assert_eq!(answers.iter().filter(|e| *e == "0").count(), 1, "{answers:?}");
+    assert!(answers.iter().all(|e| e == "0" || e == "4001"), "{answers:?}");
+    let mut holders = 0;
+    for c in &mut users {
+        if c.get("/api/v1.0/user").await.data()["name"] == "抢手的名字" {
+            holders += 1;
+        }
+    }
+    assert_eq!(holders, 1);
+}
