@@ -18,12 +18,15 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     /// Verified against when a mobile is unknown, so login timing does not tell.
     pub dummy_hash: PasswordHash,
+    /// Local runs only: where captcha answers are echoed (console and this JSON-lines file), so
+    /// scripts and tests can drive the API without reading images. Never set under Lambda.
+    pub captcha_echo: Option<std::path::PathBuf>,
 }
 
 impl App {
     pub fn new(config: Config, store: Store, sms: SmsSender, avatars: AvatarStore, clock: Arc<dyn Clock>) -> Self {
         let dummy_hash = PasswordHash::dummy(config.bcrypt_cost);
-        App { config, store, sms, avatars, clock, dummy_hash }
+        App { config, store, sms, avatars, clock, dummy_hash, captcha_echo: None }
     }
 
     /// AWS clients from one shared SDK configuration (region, credentials, `AWS_ENDPOINT_URL*`).

@@ -15,6 +15,8 @@ pub struct AvatarStoreError(String);
 #[derive(Debug, Clone)]
 pub enum AvatarStore {
     S3(S3Avatars),
+    /// Local runs: files under a directory, served by the local server.
+    Dir(std::path::PathBuf),
 }
 
 #[derive(Debug, Clone)]
@@ -57,6 +59,19 @@ impl AvatarStore {
                     .await
                     .map_err(|e| AvatarStoreError(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))?;
             }
+            AvatarStore::Dir(dir) => {
+                let path = local_path(dir, key)?;
+                let bytes = image.bytes().to_vec();
+                tokio::task::spawn_blocking(move || {
+                    if let Some(parent) = path.parent() {
+                        std::fs::create_dir_all(parent)?;
+                    }
+                    std::fs::write(&path, bytes)
+                })
+                .await
+                .map_err(|e| AvatarStoreError(e.to_string()))?
+                .map_err(|e| AvatarStoreError(e.to_string()))?;
+            }
         }
         Ok(())
     }
@@ -72,7 +87,25 @@ impl AvatarStore {
                     .await
                     .map_err(|e| AvatarStoreError(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))?;
             }
+            AvatarStore::Dir(dir) => {
+                let path = local_path(dir, key)?;
+                match tokio::fs::remove_file(&path).await {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(AvatarStoreError(e.to_string())),
+                    _ => {}
+                }
+            }
         }
         Ok(())
     }
+}
+
+/// The file of `key` under `dir`; only keys this module makes (`avatars/<hex>.<ext>`) are accepted,
+/// so no key can point outside the directory.
+pub fn local_path(dir: &std::path::Path, key: &str) -> Result<std::path::PathBuf, AvatarStoreError> {
+    let name = key.strip_prefix(KEY_PREFIX).unwrap_or_default();
+    let ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.') && !name.starts_with('.');
+    if !ok {
+        return Err(AvatarStoreError(format!("not an avatar key: {key:?}")));
+    }
+    Ok(dir.join(name))
 }

@@ -12,6 +12,8 @@ pub struct SmsError(String);
 #[derive(Debug, Clone)]
 pub enum SmsSender {
     Sns(SnsSender),
+    /// Local runs: nothing is sent; the message is printed and appended to a file.
+    Console(ConsoleSms),
 }
 
 impl SmsSender {
@@ -19,6 +21,7 @@ impl SmsSender {
         let message = format!("【iHome】您的验证码是{}，{}分钟内有效，请勿告诉他人。", code.as_str(), valid_minutes);
         match self {
             SmsSender::Sns(sns) => sns.publish(mobile, message).await,
+            SmsSender::Console(console) => console.deliver(mobile, &message).await,
         }
     }
 }
@@ -53,6 +56,43 @@ impl SnsSender {
             req = req.message_attributes("AWS.SNS.SMS.SenderID", attr(id)?);
         }
         req.send().await.map_err(|e| SmsError(aws_sdk_sns::error::DisplayErrorContext(&e).to_string()))?;
+        Ok(())
+    }
+}
+
+/// The local SMS outbox: each message is printed to the console, marked as not sent, and appended
+/// as a JSON line `{"phone_number", "message", "sent_at"}` to a file tests and people can read.
+#[derive(Debug, Clone)]
+pub struct ConsoleSms {
+    outbox: std::path::PathBuf,
+}
+
+impl ConsoleSms {
+    pub fn new(outbox: impl Into<std::path::PathBuf>) -> Self {
+        ConsoleSms { outbox: outbox.into() }
+    }
+
+    pub fn outbox(&self) -> &std::path::Path {
+        &self.outbox
+    }
+
+    async fn deliver(&self, mobile: &Mobile, message: &str) -> Result<(), SmsError> {
+        let line = serde_json::json!({
+            "phone_number": format!("+86{}", mobile.as_str()),
+            "message": message,
+            "sent_at": time::OffsetDateTime::now_utc().unix_timestamp(),
+        });
+        let path = self.outbox.clone();
+        tokio::task::spawn_blocking(move || {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+            writeln!(f, "{line}")
+        })
+        .await
+        .map_err(|e| SmsError(e.to_string()))?
+        .map_err(|e| SmsError(format!("local outbox: {e}")))?;
+        // The console is the local stand-in for a phone: the code is meant to be read here.
+        println!("[LOCAL SMS, not sent] to {}: {message}", mobile.masked());
         Ok(())
     }
 }

@@ -13,3 +13,4 @@ mod register;
 mod round_trips;
 mod session;
 mod sms_code;
+mod store_contract;

@@ -26,5 +26,24 @@ pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError
         .ok()
         .flatten()
         .ok_or_else(|| ApiError::infra(Errno::ServerErr, "生成图片验证码失败", &"captcha renderer failed"))?;
+    if let Some(path) = &app.captcha_echo {
+        echo_captcha(path, &id, &text).await;
+    }
     Ok(http::image("image/png", png))
+}
+
+/// Local runs: the answer goes to the console and a JSON-lines file, like the local SMS outbox.
+async fn echo_captcha(path: &std::path::Path, id: &ImageCodeId, text: &ImageCodeText) {
+    let line = serde_json::json!({ "id": id.as_str(), "text": text.as_str() }).to_string();
+    let path = path.to_owned();
+    let written = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+        writeln!(f, "{line}")
+    })
+    .await;
+    if !matches!(written, Ok(Ok(()))) {
+        tracing::warn!("could not append to the local captcha file");
+    }
+    println!("[LOCAL captcha] {} -> {}", id.as_str(), text.as_str());
 }

@@ -2,9 +2,13 @@
 //! it with the database's own conditions and transactions, never by read-then-write.
 
 mod dynamo;
+#[cfg(feature = "embedded")]
+mod embedded;
 pub mod keys;
 
 pub use dynamo::DynamoStore;
+#[cfg(feature = "embedded")]
+pub use embedded::EmbeddedStore;
 
 use thiserror::Error;
 
@@ -95,12 +99,17 @@ pub struct Authenticated {
 #[derive(Debug, Clone)]
 pub enum Store {
     Dynamo(DynamoStore),
+    /// A durable file on local disk (redb), for running without AWS.
+    #[cfg(feature = "embedded")]
+    Embedded(EmbeddedStore),
 }
 
 macro_rules! dispatch {
     ($self:ident, $s:ident => $call:expr) => {
         match $self {
             Store::Dynamo($s) => $call,
+            #[cfg(feature = "embedded")]
+            Store::Embedded($s) => $call,
         }
     };
 }

@@ -1,0 +1,127 @@
+//! Which storage, SMS and avatar services the local server runs on.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use ihome::App;
+use ihome::avatars::AvatarStore;
+use ihome::clock::SystemClock;
+use ihome::config::Config;
+use ihome::sms::{ConsoleSms, SmsSender};
+use ihome::store::{EmbeddedStore, Store};
+
+pub struct Backend {
+    pub app: App,
+    /// Where avatars are files the server itself serves (embedded mode).
+    pub avatar_dir: Option<PathBuf>,
+    /// Lines for the start-up banner.
+    pub describe: Vec<String>,
+}
+
+/// True when the SDK's standard endpoint settings point somewhere (an emulator or AWS).
+pub fn aws_endpoint_configured() -> bool {
+    std::env::vars().any(|(k, v)| k.starts_with("AWS_ENDPOINT_URL") && !v.trim().is_empty())
+}
+
+/// Settings for local runs: plain HTTP, so the cookie cannot be `Secure` unless asked for.
+fn local_config() -> Result<Config, String> {
+    let mut config = Config::from_env().map_err(|e| e.to_string())?;
+    if std::env::var("IHOME_COOKIE_SECURE").is_err() {
+        config.cookie_secure = false;
+    }
+    Ok(config)
+}
+
+pub fn embedded(data: &Path, base: &str) -> Result<Backend, String> {
+    let avatars = data.join("avatars");
+    std::fs::create_dir_all(&avatars).map_err(|e| format!("cannot create {}: {e}", avatars.display()))?;
+    let db_path = data.join("ihome.redb");
+    let store = EmbeddedStore::open(&db_path).map_err(|e| format!("cannot open {}: {e}", db_path.display()))?;
+    let outbox = data.join("sms.jsonl");
+    let mut config = local_config()?;
+    config.avatar_base_url = format!("{base}/");
+    let captchas = data.join("captcha.jsonl");
+    let describe = vec![
+        format!("storage: embedded (redb) at {}", db_path.display()),
+        format!("SMS: not sent; codes are printed here and appended to {}", outbox.display()),
+        format!("captchas: answers are printed here and appended to {}", captchas.display()),
+        format!("avatars: files in {}, served at {base}/avatars/", avatars.display()),
+    ];
+    let mut app = App::new(
+        config,
+        Store::Embedded(store),
+        SmsSender::Console(ConsoleSms::new(outbox)),
+        AvatarStore::Dir(avatars.clone()),
+        Arc::new(SystemClock),
+    );
+    app.captcha_echo = Some(captchas);
+    Ok(Backend { app, avatar_dir: Some(avatars), describe })
+}
+
+/// DynamoDB, SNS and S3 through the SDK's standard settings. For an emulator's convenience the
+/// table and bucket are created when missing.
+pub async fn aws(base: &str) -> Result<Backend, String> {
+    let config = local_config()?;
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    ensure_table(&aws_sdk_dynamodb::Client::new(&sdk), &config.table).await?;
+    ensure_bucket(&aws_sdk_s3::Client::new(&sdk), &config.avatar_bucket).await?;
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "AWS".into());
+    let describe = vec![
+        format!("storage: DynamoDB table {:?} at {endpoint}", config.table),
+        "SMS: sent through SNS".to_owned(),
+        format!("avatars: S3 bucket {:?}, URLs under {}", config.avatar_bucket, config.avatar_base_url),
+    ];
+    let _ = base;
+    Ok(Backend { app: App::from_sdk_config(config, &sdk), avatar_dir: None, describe })
+}
+
+async fn ensure_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), String> {
+    if client.describe_table().table_name(table).send().await.is_ok() {
+        return Ok(());
+    }
+    let attr = AttributeDefinition::builder()
+        .attribute_name("pk")
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let key =
+        KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().map_err(|e| e.to_string())?;
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr)
+        .key_schema(key)
+        .send()
+        .await
+        .map_err(|e| format!("cannot create table {table}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)))?;
+    let ttl = TimeToLiveSpecification::builder()
+        .attribute_name(ihome::store::keys::TTL)
+        .enabled(true)
+        .build()
+        .map_err(|e| e.to_string())?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(ttl)
+        .send()
+        .await
+        .map_err(|e| format!("cannot enable TTL on {table}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)))?;
+    Ok(())
+}
+
+async fn ensure_bucket(client: &aws_sdk_s3::Client, bucket: &str) -> Result<(), String> {
+    if client.head_bucket().bucket(bucket).send().await.is_ok() {
+        return Ok(());
+    }
+    client
+        .create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .map_err(|e| format!("cannot create bucket {bucket}: {}", aws_sdk_s3::error::DisplayErrorContext(&e)))?;
+    Ok(())
+}

@@ -1,0 +1,246 @@
+//! Starts `ihome-local` as the README says (the same binary, the same arguments), drives the whole
+//! API over real HTTP with a cookie jar, restarts it, and checks that everything is still there.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+struct Server {
+    child: Child,
+    port: u16,
+    stdout: Arc<Mutex<Vec<String>>>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ihome-local-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn command(port: u16, data: &Path, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ihome-local"));
+    cmd.args(["--port", &port.to_string(), "--data"]).arg(data).args(extra);
+    // The embedded defaults: no AWS endpoint may leak in from the test command's environment.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_ENDPOINT_URL") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("IHOME_BCRYPT_COST", "4");
+    cmd
+}
+
+impl Server {
+    fn start(port: u16, data: &Path, extra: &[&str]) -> Server {
+        let mut child = command(port, data, extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start ihome-local");
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let lines = stdout.clone();
+        let out = child.stdout.take().expect("stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let server = Server { child, port, stdout };
+        server.wait_for("listening on", Duration::from_secs(30));
+        server
+    }
+
+    fn wait_for(&self, needle: &str, timeout: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            if let Some(line) = self.stdout.lock().unwrap().iter().find(|l| l.contains(needle)) {
+                return line.clone();
+            }
+            assert!(start.elapsed() < timeout, "no {needle:?} in output: {:?}", self.stdout.lock().unwrap());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Ctrl-C, as a person would stop it; waits for a clean exit.
+    fn stop(mut self) -> Vec<String> {
+        let status = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status().expect("kill");
+        assert!(status.success());
+        let exit = self.child.wait().expect("wait");
+        assert!(exit.success(), "exit status {exit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+        self.stdout.lock().unwrap().clone()
+    }
+}
+
+/// The last JSON line of `file` whose `key` is `value`.
+fn last_line(file: &Path, key: &str, value: &str) -> Value {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    text.lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v[key] == value)
+        .unwrap_or_else(|| panic!("no line with {key}={value} in {}", file.display()))
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().cookie_store(true).build().expect("client")
+}
+
+async fn json(resp: reqwest::Response) -> Value {
+    assert_eq!(resp.status(), 200);
+    resp.json().await.expect("JSON envelope")
+}
+
+fn multipart(bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----localTestBoundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"avatar\"; filename=\"me.png\"\r\nContent-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn whole_flow_over_http_survives_a_restart() {
+    let data = temp_dir("flow");
+    let web = temp_dir("web");
+    std::fs::write(web.join("index.html"), "<html><body>iHome</body></html>").unwrap();
+    let port = free_port();
+    let server = Server::start(port, &data, &["--static", web.to_str().unwrap()]);
+    let banner = server.stdout.lock().unwrap().join("\n");
+    assert!(banner.contains("storage: embedded (redb)"), "{banner}");
+    assert!(banner.contains("sms.jsonl"), "{banner}");
+
+    let c = client();
+    let mobile = "13912345678";
+    let password = "local-pass-1";
+
+    // The frontend is served from the same origin.
+    let page = c.get(server.url("/")).send().await.unwrap();
+    assert_eq!(page.headers()["content-type"], "text/html");
+    assert!(page.text().await.unwrap().contains("iHome"));
+
+    let img = c.get(server.url("/api/v1.0/imagecode/local-1")).send().await.unwrap();
+    assert_eq!(img.headers()["content-type"], "image/png");
+    assert_eq!(&img.bytes().await.unwrap()[..4], b"\x89PNG");
+    let text = last_line(&data.join("captcha.jsonl"), "id", "local-1")["text"].as_str().unwrap().to_owned();
+    let r =
+        json(c.get(server.url(&format!("/api/v1.0/smscode/{mobile}?text={text}&id=local-1"))).send().await.unwrap())
+            .await;
+    assert_eq!(r["errno"], "0", "{r}");
+    let sms = last_line(&data.join("sms.jsonl"), "phone_number", &format!("+86{mobile}"));
+    let message = sms["message"].as_str().unwrap();
+    let code: String = message.chars().filter(char::is_ascii_digit).take(6).collect();
+    assert_eq!(code.len(), 6, "{message}");
+    server.wait_for("[LOCAL SMS, not sent] to 139****5678", Duration::from_secs(5));
+
+    let reg = c
+        .post(server.url("/api/v1.0/users"))
+        .json(&json!({"mobile": mobile, "sms_code": code, "password": password, "password2": password}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = reg.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && !cookie.contains("Secure"), "{cookie}");
+    let reg = json(reg).await;
+    assert_eq!(reg["errno"], "0", "{reg}");
+    let user_id = reg["data"]["user_id"].clone();
+
+    let png = ihome::domain::sample_image(image::ImageFormat::Png);
+    let (ct, body) = multipart(&png);
+    let up =
+        json(c.post(server.url("/api/v1.0/user/avatar")).header("content-type", ct).body(body).send().await.unwrap())
+            .await;
+    assert_eq!(up["errno"], "0", "{up}");
+    let avatar_url = up["data"]["avatar_url"].as_str().unwrap().to_owned();
+    assert!(avatar_url.starts_with(&server.url("/avatars/")), "{avatar_url}");
+    let served = c.get(&avatar_url).send().await.unwrap();
+    assert_eq!(served.headers()["content-type"], "image/png");
+    assert_eq!(served.bytes().await.unwrap().as_ref(), png.as_slice());
+
+    let r =
+        json(c.put(server.url("/api/v1.0/user/name")).json(&json!({"name": "本地用户"})).send().await.unwrap()).await;
+    assert_eq!(r["errno"], "0", "{r}");
+    let r = json(
+        c.post(server.url("/api/v1.0/user/auth"))
+            .json(&json!({"real_name": "张三", "id_card": "11010519491231002X"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r["errno"], "0", "{r}");
+    let me = json(c.get(server.url("/api/v1.0/user")).send().await.unwrap()).await;
+    assert_eq!((&me["data"]["name"], &me["data"]["avatar_url"]), (&json!("本地用户"), &json!(avatar_url)));
+    let auth = json(c.get(server.url("/api/v1.0/user/auth")).send().await.unwrap()).await;
+    assert_eq!(auth["data"], json!({"user_id": user_id, "real_name": "张三", "id_card": "110105********002X"}));
+
+    let out = json(c.delete(server.url("/api/v1.0/session")).send().await.unwrap()).await;
+    assert_eq!(out["errno"], "0");
+    let gone = json(c.get(server.url("/api/v1.0/session")).send().await.unwrap()).await;
+    assert_eq!(gone["errno"], "4101");
+    let login = json(
+        c.post(server.url("/api/v1.0/sessions"))
+            .json(&json!({"mobile": mobile, "password": password}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(login["data"], json!({"user_id": user_id}));
+
+    // Unknown API paths are API Gateway's plain 404.
+    assert_eq!(c.get(server.url("/api/v1.0/nope")).send().await.unwrap().status(), 404);
+
+    let output = server.stop();
+    assert!(output.iter().any(|l| l.contains("stopped")), "{output:?}");
+
+    // Same data folder, new process: the account, its profile and its avatar are all still there.
+    let server = Server::start(port, &data, &[]);
+    let c = client();
+    let login = json(
+        c.post(server.url("/api/v1.0/sessions"))
+            .json(&json!({"mobile": mobile, "password": password}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(login["data"], json!({"user_id": user_id}), "{login}");
+    let me = json(c.get(server.url("/api/v1.0/user")).send().await.unwrap()).await;
+    assert_eq!((&me["data"]["name"], &me["data"]["avatar_url"]), (&json!("本地用户"), &json!(avatar_url)));
+    let auth = json(c.get(server.url("/api/v1.0/user/auth")).send().await.unwrap()).await;
+    assert_eq!(auth["data"]["id_card"], "110105********002X");
+    assert_eq!(c.get(&avatar_url).send().await.unwrap().bytes().await.unwrap().as_ref(), png.as_slice());
+    server.stop();
+    let _ = std::fs::remove_dir_all(&data);
+    let _ = std::fs::remove_dir_all(&web);
+}
+
+#[tokio::test]
+async fn a_port_in_use_is_a_clear_message() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let data = temp_dir("busy");
+    let out = command(port, &data, &[]).output().expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("port {port} is already in use")), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&data);
+}

@@ -1,0 +1,479 @@
+//! The embedded backend for local runs: one redb file, one table of the same keys as DynamoDB.
+//!
+//! redb runs one write transaction at a time and commits durably (fsync) before returning, so
+//! every operation below is atomic and serialisable: the invariants hold under any concurrency,
+//! and an acknowledged write survives a crash or restart.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use super::keys;
+use super::{Authenticated, CreateUserError, Credentials, LoginGate, NewSession, NewUser, RenameError, StoreError};
+use crate::domain::{
+    IdCard, ImageCodeId, ImageCodeText, Mobile, PasswordHash, RealName, SessionToken, SmsCode, User, UserId, UserName,
+};
+
+const ITEMS: TableDefinition<&str, &[u8]> = TableDefinition::new("items");
+
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+}
+
+impl std::fmt::Debug for EmbeddedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EmbeddedStore")
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct ImageCodeItem {
+    code: String,
+    expires_at: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SmsItem {
+    code: String,
+    attempts: u32,
+    sent_at: i64,
+    expires_at: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct MobileItem {
+    user_id: u64,
+    password_hash: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct UserItem {
+    user_id: u64,
+    mobile: String,
+    name: String,
+    avatar_url: String,
+    create_time: i64,
+    real_name: Option<String>,
+    id_card: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SessionItem {
+    user_id: u64,
+    expires_at: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct LoginFailItem {
+    failures: u32,
+    window_start: i64,
+    expires_at: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct NameItem {
+    user_id: u64,
+}
+
+fn backend(op: &'static str) -> impl FnOnce(redb::Error) -> StoreError {
+    move |e| StoreError::Backend { op, detail: e.to_string() }
+}
+
+/// One write transaction's view of the table; commits only if something was written.
+struct Tx<'a> {
+    table: redb::Table<'a, &'static str, &'static [u8]>,
+    dirty: bool,
+    op: &'static str,
+}
+
+impl Tx<'_> {
+    fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        let raw = self.table.get(key).map_err(|e| backend(self.op)(e.into()))?;
+        raw.map(|v| serde_json::from_slice(v.value()).map_err(|_| StoreError::Corrupt { op: self.op, what: "item" }))
+            .transpose()
+    }
+
+    fn put<T: Serialize>(&mut self, key: &str, item: &T) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(item).map_err(|_| StoreError::Corrupt { op: self.op, what: "encode" })?;
+        self.table.insert(key, bytes.as_slice()).map_err(|e| backend(self.op)(e.into()))?;
+        self.dirty = true;
+        Ok(())
+    }
+
+    fn remove(&mut self, key: &str) -> Result<(), StoreError> {
+        self.table.remove(key).map_err(|e| backend(self.op)(e.into()))?;
+        self.dirty = true;
+        Ok(())
+    }
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) the database file.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = Database::create(path).map_err(|e| backend("open")(e.into()))?;
+        let txn = db.begin_write().map_err(|e| backend("open")(e.into()))?;
+        txn.open_table(ITEMS).map_err(|e| backend("open")(e.into()))?;
+        txn.commit().map_err(|e| backend("open")(e.into()))?;
+        Ok(EmbeddedStore { db: Arc::new(db) })
+    }
+
+    /// Runs `f` in one write transaction on the blocking pool.
+    async fn write<T, F>(&self, op: &'static str, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let txn = db.begin_write().map_err(|e| backend(op)(e.into()))?;
+            let (out, dirty) = {
+                let table = txn.open_table(ITEMS).map_err(|e| backend(op)(e.into()))?;
+                let mut tx = Tx { table, dirty: false, op };
+                let out = f(&mut tx)?;
+                (out, tx.dirty)
+            };
+            if dirty {
+                txn.commit().map_err(|e| backend(op)(e.into()))?;
+            } else {
+                txn.abort().map_err(|e| backend(op)(e.into()))?;
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| StoreError::Backend { op, detail: e.to_string() })?
+    }
+
+    /// Reads several items in one read transaction (a consistent snapshot).
+    async fn read<T: DeserializeOwned + Send + 'static>(
+        &self,
+        op: &'static str,
+        keys: Vec<String>,
+    ) -> Result<Vec<Option<T>>, StoreError> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let txn = db.begin_read().map_err(|e| backend(op)(e.into()))?;
+            let table = txn.open_table(ITEMS).map_err(|e| backend(op)(e.into()))?;
+            keys.iter()
+                .map(|k| {
+                    let raw = table.get(k.as_str()).map_err(|e| backend(op)(e.into()))?;
+                    raw.map(|v| serde_json::from_slice(v.value()).map_err(|_| StoreError::Corrupt { op, what: "item" }))
+                        .transpose()
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| StoreError::Backend { op, detail: e.to_string() })?
+    }
+
+    async fn read_one<T: DeserializeOwned + Send + 'static>(
+        &self,
+        op: &'static str,
+        key: String,
+    ) -> Result<Option<T>, StoreError> {
+        Ok(self.read(op, vec![key]).await?.pop().flatten())
+    }
+
+    pub(super) async fn put_image_code(
+        &self,
+        id: &ImageCodeId,
+        text: &ImageCodeText,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let (key, item) = (keys::image_code(id), ImageCodeItem { code: text.as_str().to_owned(), expires_at });
+        self.write("put image code", move |tx| tx.put(&key, &item)).await
+    }
+
+    pub(super) async fn take_image_code(
+        &self,
+        id: &ImageCodeId,
+        now: i64,
+    ) -> Result<Option<ImageCodeText>, StoreError> {
+        let key = keys::image_code(id);
+        self.write("take image code", move |tx| {
+            let item: Option<ImageCodeItem> = tx.get(&key)?;
+            if item.is_some() {
+                tx.remove(&key)?;
+            }
+            Ok(item.filter(|i| i.expires_at > now).map(|i| ImageCodeText::from_stored(i.code)))
+        })
+        .await
+    }
+
+    pub(super) async fn mobile_registered(&self, mobile: &Mobile) -> Result<bool, StoreError> {
+        Ok(self.read_one::<MobileItem>("read mobile", keys::mobile(mobile)).await?.is_some())
+    }
+
+    pub(super) async fn reserve_sms(
+        &self,
+        mobile: &Mobile,
+        code: &SmsCode,
+        now: i64,
+        ttl: i64,
+        interval: i64,
+    ) -> Result<bool, StoreError> {
+        let key = keys::sms_code(mobile);
+        let item =
+            SmsItem { code: code.as_str().to_owned(), attempts: 0, sent_at: now, expires_at: now + ttl.max(interval) };
+        self.write("reserve sms", move |tx| {
+            let current: Option<SmsItem> = tx.get(&key)?;
+            if current.is_some_and(|c| c.sent_at > now - interval) {
+                return Ok(false);
+            }
+            tx.put(&key, &item)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    pub(super) async fn release_sms(&self, mobile: &Mobile, code: &SmsCode) -> Result<(), StoreError> {
+        let (key, code) = (keys::sms_code(mobile), code.as_str().to_owned());
+        self.write("release sms", move |tx| {
+            if tx.get::<SmsItem>(&key)?.is_some_and(|c| c.code == code) {
+                tx.remove(&key)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    pub(super) async fn check_out_sms(
+        &self,
+        mobile: &Mobile,
+        now: i64,
+        max_attempts: u32,
+    ) -> Result<Option<SmsCode>, StoreError> {
+        let key = keys::sms_code(mobile);
+        self.write("check out sms", move |tx| {
+            let Some(mut item) = tx.get::<SmsItem>(&key)? else { return Ok(None) };
+            if item.expires_at <= now || item.attempts >= max_attempts {
+                return Ok(None);
+            }
+            item.attempts += 1;
+            tx.put(&key, &item)?;
+            SmsCode::parse(&item.code).map(Some).ok_or(StoreError::Corrupt { op: "check out sms", what: "code" })
+        })
+        .await
+    }
+
+    pub(super) async fn create_user(
+        &self,
+        user: &NewUser,
+        code: &SmsCode,
+        session: &NewSession,
+    ) -> Result<(), CreateUserError> {
+        let sms_key = keys::sms_code(&user.mobile);
+        let mobile_key = keys::mobile(&user.mobile);
+        let user_key = keys::user(user.id);
+        let session_key = keys::session(&session.token_hash);
+        let code = code.as_str().to_owned();
+        let mobile_item = MobileItem { user_id: user.id.get(), password_hash: user.password_hash.as_str().to_owned() };
+        let user_item = UserItem {
+            user_id: user.id.get(),
+            mobile: user.mobile.as_str().to_owned(),
+            name: user.mobile.as_str().to_owned(),
+            avatar_url: String::new(),
+            create_time: user.create_time,
+            real_name: None,
+            id_card: None,
+        };
+        let session_item = SessionItem { user_id: session.user_id.get(), expires_at: session.expires_at };
+        self.write("create user", move |tx| {
+            // Same order of precedence as the DynamoDB transaction's reasons.
+            if tx.get::<MobileItem>(&mobile_key)?.is_some() {
+                return Ok(Err(CreateUserError::MobileTaken));
+            }
+            if tx.get::<SmsItem>(&sms_key)?.is_none_or(|s| s.code != code) {
+                return Ok(Err(CreateUserError::CodeGone));
+            }
+            if tx.get::<UserItem>(&user_key)?.is_some() {
+                return Ok(Err(CreateUserError::Retry));
+            }
+            tx.remove(&sms_key)?;
+            tx.put(&mobile_key, &mobile_item)?;
+            tx.put(&user_key, &user_item)?;
+            tx.put(&session_key, &session_item)?;
+            Ok(Ok(()))
+        })
+        .await?
+    }
+
+    pub(super) async fn login_gate(&self, mobile: &Mobile, now: i64, window: i64) -> Result<LoginGate, StoreError> {
+        let db = self.db.clone();
+        let keys = (keys::mobile(mobile), keys::login_failures(mobile));
+        let (creds, fails) = tokio::task::spawn_blocking(move || {
+            let op = "login gate";
+            let txn = db.begin_read().map_err(|e| backend(op)(e.into()))?;
+            let table = txn.open_table(ITEMS).map_err(|e| backend(op)(e.into()))?;
+            let get = |k: &str| -> Result<Option<Vec<u8>>, StoreError> {
+                Ok(table.get(k).map_err(|e| backend(op)(e.into()))?.map(|v| v.value().to_vec()))
+            };
+            Ok::<_, StoreError>((get(&keys.0)?, get(&keys.1)?))
+        })
+        .await
+        .map_err(|e| StoreError::Backend { op: "login gate", detail: e.to_string() })??;
+        let corrupt = || StoreError::Corrupt { op: "login gate", what: "item" };
+        let credentials = creds
+            .map(|raw| serde_json::from_slice::<MobileItem>(&raw).map_err(|_| corrupt()))
+            .transpose()?
+            .map(|m| {
+                Ok::<_, StoreError>(Credentials {
+                    user_id: UserId::new(m.user_id).ok_or_else(corrupt)?,
+                    password_hash: PasswordHash::from_stored(m.password_hash),
+                })
+            })
+            .transpose()?;
+        let recent_failures = fails
+            .map(|raw| serde_json::from_slice::<LoginFailItem>(&raw).map_err(|_| corrupt()))
+            .transpose()?
+            .filter(|f| f.window_start > now - window)
+            .map_or(0, |f| f.failures);
+        Ok(LoginGate { credentials, recent_failures })
+    }
+
+    pub(super) async fn record_login_failure(&self, mobile: &Mobile, now: i64, window: i64) -> Result<(), StoreError> {
+        let key = keys::login_failures(mobile);
+        self.write("record login failure", move |tx| {
+            let item = match tx.get::<LoginFailItem>(&key)? {
+                Some(f) if f.window_start > now - window => LoginFailItem { failures: f.failures + 1, ..f },
+                _ => LoginFailItem { failures: 1, window_start: now, expires_at: now + window },
+            };
+            tx.put(&key, &item)
+        })
+        .await
+    }
+
+    pub(super) async fn clear_login_failures(&self, mobile: &Mobile) -> Result<(), StoreError> {
+        let key = keys::login_failures(mobile);
+        self.write("clear login failures", move |tx| tx.remove(&key)).await
+    }
+
+    pub(super) async fn put_session(&self, session: &NewSession) -> Result<(), StoreError> {
+        let key = keys::session(&session.token_hash);
+        let item = SessionItem { user_id: session.user_id.get(), expires_at: session.expires_at };
+        self.write("put session", move |tx| tx.put(&key, &item)).await
+    }
+
+    pub(super) async fn authenticate(
+        &self,
+        token: &SessionToken,
+        now: i64,
+    ) -> Result<Option<Authenticated>, StoreError> {
+        let db = self.db.clone();
+        let keys = (keys::session(&token.hash()), keys::user(token.user_id()));
+        let (session, user) = tokio::task::spawn_blocking(move || {
+            let op = "authenticate";
+            let txn = db.begin_read().map_err(|e| backend(op)(e.into()))?;
+            let table = txn.open_table(ITEMS).map_err(|e| backend(op)(e.into()))?;
+            let get = |k: &str| -> Result<Option<Vec<u8>>, StoreError> {
+                Ok(table.get(k).map_err(|e| backend(op)(e.into()))?.map(|v| v.value().to_vec()))
+            };
+            Ok::<_, StoreError>((get(&keys.0)?, get(&keys.1)?))
+        })
+        .await
+        .map_err(|e| StoreError::Backend { op: "authenticate", detail: e.to_string() })??;
+        let corrupt = || StoreError::Corrupt { op: "authenticate", what: "item" };
+        let session =
+            session.map(|raw| serde_json::from_slice::<SessionItem>(&raw).map_err(|_| corrupt())).transpose()?;
+        let valid = session.is_some_and(|s| s.expires_at > now && s.user_id == token.user_id().get());
+        if !valid {
+            return Ok(None);
+        }
+        let user = user
+            .map(|raw| serde_json::from_slice::<UserItem>(&raw).map_err(|_| corrupt()))
+            .transpose()?
+            .map(user_from_item)
+            .transpose()?;
+        Ok(Some(Authenticated { user_id: token.user_id(), user }))
+    }
+
+    pub(super) async fn end_session(&self, token: &SessionToken, now: i64) -> Result<bool, StoreError> {
+        let key = keys::session(&token.hash());
+        let uid = token.user_id().get();
+        self.write("end session", move |tx| {
+            let live = tx.get::<SessionItem>(&key)?.is_some_and(|s| s.user_id == uid && s.expires_at > now);
+            if live {
+                tx.remove(&key)?;
+            }
+            Ok(live)
+        })
+        .await
+    }
+
+    pub(super) async fn set_avatar_url(&self, user_id: UserId, url: &str) -> Result<Option<String>, StoreError> {
+        let (key, url) = (keys::user(user_id), url.to_owned());
+        self.write("set avatar url", move |tx| {
+            let Some(mut user) = tx.get::<UserItem>(&key)? else { return Ok(None) };
+            let old = std::mem::replace(&mut user.avatar_url, url);
+            tx.put(&key, &user)?;
+            Ok(Some(old))
+        })
+        .await
+    }
+
+    pub(super) async fn rename(&self, user: &User, new: &UserName) -> Result<(), RenameError> {
+        let user_key = keys::user(user.id);
+        let uid = user.id.get();
+        let old_name = user.name.clone();
+        let new = new.clone();
+        self.write("rename", move |tx| {
+            let new_guard = (!new.is_mobile_shaped()).then(|| keys::name(&new));
+            if let Some(g) = &new_guard
+                && tx.get::<NameItem>(g)?.is_some_and(|n| n.user_id != uid)
+            {
+                return Ok(Err(RenameError::Taken));
+            }
+            let Some(mut item) = tx.get::<UserItem>(&user_key)?.filter(|u| u.name == old_name) else {
+                return Ok(Err(RenameError::Conflict));
+            };
+            if let Some(g) = &new_guard {
+                tx.put(g, &NameItem { user_id: uid })?;
+            }
+            if let Some(old) = UserName::parse(&old_name).filter(|o| !o.is_mobile_shaped() && *o != new) {
+                let old_guard = keys::name(&old);
+                if tx.get::<NameItem>(&old_guard)?.is_none_or(|n| n.user_id == uid) {
+                    tx.remove(&old_guard)?;
+                }
+            }
+            item.name = new.as_str().to_owned();
+            tx.put(&user_key, &item)?;
+            Ok(Ok(()))
+        })
+        .await?
+    }
+
+    pub(super) async fn set_real_name(
+        &self,
+        user_id: UserId,
+        real_name: &RealName,
+        id_card: &IdCard,
+    ) -> Result<bool, StoreError> {
+        let key = keys::user(user_id);
+        let (name, id) = (real_name.as_str().to_owned(), id_card.as_str().to_owned());
+        self.write("set real name", move |tx| {
+            let Some(mut user) = tx.get::<UserItem>(&key)?.filter(|u| u.real_name.is_none()) else {
+                return Ok(false);
+            };
+            user.real_name = Some(name);
+            user.id_card = Some(id);
+            tx.put(&key, &user)?;
+            Ok(true)
+        })
+        .await
+    }
+}
+
+fn user_from_item(item: UserItem) -> Result<User, StoreError> {
+    let corrupt = |what| StoreError::Corrupt { op: "read user", what };
+    Ok(User {
+        id: UserId::new(item.user_id).ok_or(corrupt("user_id"))?,
+        mobile: Mobile::parse(&item.mobile).ok_or(corrupt("mobile"))?,
+        name: item.name,
+        avatar_url: item.avatar_url,
+        create_time: item.create_time,
+        real_name: item.real_name.map(RealName::from_stored),
+        id_card: item.id_card.map(IdCard::from_stored),
+    })
+}
