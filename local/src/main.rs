@@ -3,6 +3,13 @@
 //! console SMS, avatars in a folder); DynamoDB, SNS and S3 when the AWS SDK's endpoint settings
 //! (`AWS_ENDPOINT_URL…`) or `--aws` say so.
 
+/// `println!` that never panics: a closed stdout must not take the server down.
+macro_rules! console {
+    ($($arg:tt)*) => {
+        ihome::sms::console_line(&format!($($arg)*))
+    };
+}
+
 mod backends;
 mod server;
 mod statics;
@@ -71,18 +78,18 @@ async fn run(args: Args) -> Result<(), String> {
         return Err(format!("--static {}: not a directory", dir.display()));
     }
 
-    println!("iHome API listening on {base}/api/v1.0  (Ctrl-C to stop)");
+    console!("iHome API listening on {base}/api/v1.0  (Ctrl-C to stop)");
     for line in &backend.describe {
-        println!("  {line}");
+        console!("  {line}");
     }
     match &args.static_dir {
-        Some(dir) => println!("  static files: {} at {base}/", dir.display()),
-        None => println!("  static files: none (add --static DIR to serve an iHome frontend)"),
+        Some(dir) => console!("  static files: {} at {base}/", dir.display()),
+        None => console!("  static files: none (add --static DIR to serve an iHome frontend)"),
     }
 
     let state =
         Arc::new(server::State { app: backend.app, avatar_dir: backend.avatar_dir, static_dir: args.static_dir });
     server::serve(listener, state).await;
-    println!("ihome-local: stopped");
+    console!("ihome-local: stopped");
     Ok(())
 }

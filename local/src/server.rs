@@ -56,7 +56,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: Arc<State>) {
         }
     }
     drop(listener);
-    println!("ihome-local: shutting down, finishing requests in flight");
+    console!("ihome-local: shutting down, finishing requests in flight");
     if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await.is_err() {
         eprintln!("ihome-local: some connections did not finish within 10 s");
     }

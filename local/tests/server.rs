@@ -13,6 +13,17 @@ struct Server {
     child: Child,
     port: u16,
     stdout: Arc<Mutex<Vec<String>>>,
+    stopped: bool,
+}
+
+impl Drop for Server {
+    // A failed test must not leave a server running.
+    fn drop(&mut self) {
+        if !self.stopped {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 fn free_port() -> u16 {
@@ -54,8 +65,9 @@ impl Server {
                 lines.lock().unwrap().push(line);
             }
         });
-        let server = Server { child, port, stdout };
+        let server = Server { child, port, stdout, stopped: false };
         server.wait_for("listening on", Duration::from_secs(30));
+        server.wait_for("static files:", Duration::from_secs(5));
         server
     }
 
@@ -76,6 +88,7 @@ impl Server {
 
     /// Ctrl-C, as a person would stop it; waits for a clean exit.
     fn stop(mut self) -> Vec<String> {
+        self.stopped = true;
         let status = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status().expect("kill");
         assert!(status.success());
         let exit = self.child.wait().expect("wait");
@@ -242,5 +255,98 @@ async fn a_port_in_use_is_a_clear_message() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&format!("port {port} is already in use")), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+/// With the SDK's standard endpoint setting present (moto here), the same server runs on
+/// DynamoDB, SNS and S3 instead of the embedded defaults.
+#[tokio::test]
+async fn aws_endpoint_settings_switch_to_dynamodb_sns_and_s3() {
+    let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") else {
+        panic!("AWS_ENDPOINT_URL is not set: run the tests through scripts/test.sh, which starts moto");
+    };
+    let data = temp_dir("aws");
+    let port = free_port();
+    let table = format!("local-aws-{}", std::process::id());
+    let bucket = format!("local-aws-{}", std::process::id());
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ihome-local"));
+    cmd.args(["--port", &port.to_string(), "--data"])
+        .arg(&data)
+        .env("IHOME_TABLE", &table)
+        .env("IHOME_AVATAR_BUCKET", &bucket)
+        .env("IHOME_BCRYPT_COST", "4")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = cmd.spawn().expect("start");
+    let stdout = Arc::new(Mutex::new(Vec::new()));
+    let lines = stdout.clone();
+    let out = child.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            lines.lock().unwrap().push(line);
+        }
+    });
+    let server = Server { child, port, stdout, stopped: false };
+    server.wait_for("listening on", Duration::from_secs(30));
+    let storage = server.wait_for("storage:", Duration::from_secs(5));
+    assert!(storage.contains(&format!("DynamoDB table \"{table}\"")) && storage.contains(&endpoint), "{storage}");
+
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let c = client();
+    let mobile = "13612345678";
+    assert_eq!(c.get(server.url("/api/v1.0/imagecode/aws-1")).send().await.unwrap().status(), 200);
+    let item = dynamo
+        .get_item()
+        .table_name(&table)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S("IMG#aws-1".into()))
+        .send()
+        .await
+        .expect("the captcha is in moto's DynamoDB")
+        .item
+        .expect("item");
+    let text = item["code"].as_s().unwrap().clone();
+    let r = json(c.get(server.url(&format!("/api/v1.0/smscode/{mobile}?text={text}&id=aws-1"))).send().await.unwrap())
+        .await;
+    assert_eq!(r["errno"], "0", "{r}");
+    assert!(!data.join("sms.jsonl").exists(), "not the local outbox");
+    let sms = dynamo
+        .get_item()
+        .table_name(&table)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("SMS#{mobile}")))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let code = sms["code"].as_s().unwrap().clone();
+    let data_json: Value = reqwest::get(format!("{endpoint}/moto-api/data.json")).await.unwrap().json().await.unwrap();
+    let sent = data_json["sns"]["SMS"].as_array().unwrap();
+    assert!(
+        sent.iter()
+            .any(|m| m["phone_number"] == format!("+86{mobile}") && m["message"].as_str().unwrap().contains(&code))
+    );
+
+    let reg = json(
+        c.post(server.url("/api/v1.0/users"))
+            .json(&json!({"mobile": mobile, "sms_code": code, "password": "aws-mode-pass"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reg["errno"], "0", "{reg}");
+    let png = ihome::domain::sample_image(image::ImageFormat::Png);
+    let (ct, body) = multipart(&png);
+    let up =
+        json(c.post(server.url("/api/v1.0/user/avatar")).header("content-type", ct).body(body).send().await.unwrap())
+            .await;
+    assert_eq!(up["errno"], "0", "{up}");
+    let s3 = aws_sdk_s3::Client::new(&sdk);
+    let listed = s3.list_objects_v2().bucket(&bucket).send().await.unwrap();
+    assert_eq!(listed.key_count(), Some(1), "the avatar went to S3");
+    let me = json(c.get(server.url("/api/v1.0/user")).send().await.unwrap()).await;
+    assert_eq!(me["data"]["mobile"], mobile);
+    server.stop();
     let _ = std::fs::remove_dir_all(&data);
 }

@@ -92,7 +92,13 @@ impl ConsoleSms {
         .map_err(|e| SmsError(e.to_string()))?
         .map_err(|e| SmsError(format!("local outbox: {e}")))?;
         // The console is the local stand-in for a phone: the code is meant to be read here.
-        println!("[LOCAL SMS, not sent] to {}: {message}", mobile.masked());
+        console_line(&format!("[LOCAL SMS, not sent] to {}: {message}", mobile.masked()));
         Ok(())
     }
+}
+
+/// Prints a line for a person at the console; a closed stdout is no reason to fail a request.
+pub fn console_line(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }

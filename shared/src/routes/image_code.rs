@@ -45,5 +45,5 @@ async fn echo_captcha(path: &std::path::Path, id: &ImageCodeId, text: &ImageCode
     if !matches!(written, Ok(Ok(()))) {
         tracing::warn!("could not append to the local captcha file");
     }
-    println!("[LOCAL captcha] {} -> {}", id.as_str(), text.as_str());
+    crate::sms::console_line(&format!("[LOCAL captcha] {} -> {}", id.as_str(), text.as_str()));
 }
