@@ -60,3 +60,37 @@ run() {
 step "wrk: $secs s per run, $conns connections, 2 threads, on $(nproc) cores"
 run "GET /api/v1.0/user (logged in)" -H "Cookie: session=$token" "http://127.0.0.1:$port/api/v1.0/user"
 run "GET /api/v1.0/imagecode/{id}" "http://127.0.0.1:$port/api/v1.0/imagecode/bench-id"
+
+step "login timing: unknown mobile vs wrong password (bcrypt cost 10, sequential)"
+python3 - "$port" "$data" <<'PY'
+import json, statistics, sys, time, urllib.request
+port, data = sys.argv[1], sys.argv[2]
+api = f"http://127.0.0.1:{port}/api/v1.0"
+def post(path, body):
+    req = urllib.request.Request(f"{api}{path}", method="POST", headers={"Content-Type": "application/json"},
+        data=json.dumps(body).encode())
+    t = time.perf_counter()
+    out = json.load(urllib.request.urlopen(req))
+    return time.perf_counter() - t, out["errno"]
+def register(mobile):
+    urllib.request.urlopen(f"{api}/imagecode/t{mobile}").read()
+    text = [json.loads(l) for l in open(f"{data}/captcha.jsonl")][-1]["text"]
+    urllib.request.urlopen(f"{api}/smscode/{mobile}?text={text}&id=t{mobile}").read()
+    msg = [json.loads(l) for l in open(f"{data}/sms.jsonl")][-1]["message"]
+    code = "".join(c for c in msg if c.isdigit())[:6]
+    assert post("/users", {"mobile": mobile, "sms_code": code, "password": "timing-password"})[1] == "0"
+# Four failures per mobile stay under the lock (five in ten minutes).
+users = [f"1360000{i:04d}" for i in range(8)]
+for m in users:
+    register(m)
+unknown, wrong = [], []
+for i in range(32):
+    dt, errno = post("/sessions", {"mobile": f"1350000{i:04d}", "password": "wrong-password"})
+    assert errno == "4004", errno
+    unknown.append(dt)
+    dt, errno = post("/sessions", {"mobile": users[i // 4], "password": "wrong-password"})
+    assert errno == "4004", errno
+    wrong.append(dt)
+for name, s in (("unknown mobile", unknown), ("wrong password", wrong)):
+    print(f"{name:16s} median {statistics.median(s)*1000:6.1f} ms   p90 {sorted(s)[int(len(s)*0.9)]*1000:6.1f} ms  (n={len(s)})")
+PY

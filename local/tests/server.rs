@@ -52,11 +52,12 @@ fn command(port: u16, data: &Path, extra: &[&str]) -> Command {
 
 impl Server {
     fn start(port: u16, data: &Path, extra: &[&str]) -> Server {
-        let mut child = command(port, data, extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start ihome-local");
+        Self::spawn(command(port, data, extra), port)
+    }
+
+    /// Runs `cmd`, collects its standard output, and waits for the start-up banner.
+    fn spawn(mut cmd: Command, port: u16) -> Server {
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start ihome-local");
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let lines = stdout.clone();
         let out = child.stdout.take().expect("stdout");
@@ -274,20 +275,8 @@ async fn aws_endpoint_settings_switch_to_dynamodb_sns_and_s3() {
         .arg(&data)
         .env("IHOME_TABLE", &table)
         .env("IHOME_AVATAR_BUCKET", &bucket)
-        .env("IHOME_BCRYPT_COST", "4")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    let mut child = cmd.spawn().expect("start");
-    let stdout = Arc::new(Mutex::new(Vec::new()));
-    let lines = stdout.clone();
-    let out = child.stdout.take().expect("stdout");
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            lines.lock().unwrap().push(line);
-        }
-    });
-    let server = Server { child, port, stdout, stopped: false };
-    server.wait_for("listening on", Duration::from_secs(30));
+        .env("IHOME_BCRYPT_COST", "4");
+    let server = Server::spawn(cmd, port);
     let storage = server.wait_for("storage:", Duration::from_secs(5));
     assert!(storage.contains(&format!("DynamoDB table \"{table}\"")) && storage.contains(&endpoint), "{storage}");
 

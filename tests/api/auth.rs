@@ -55,14 +55,7 @@ async fn a_failed_save_is_dberr() {
 async fn user_gone_is_nodata() {
     let t = TestApp::spawn().await;
     let (mut c, _, _) = t.registered_user().await;
-    let uid = c.session_token().unwrap().split_once('.').unwrap().0.to_owned();
-    t.dynamo
-        .delete_item()
-        .table_name(&t.table)
-        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{uid}")))
-        .send()
-        .await
-        .unwrap();
+    t.delete_user(&c).await;
     c.get(AUTH).await.assert("4002", "无效操作");
 }
 

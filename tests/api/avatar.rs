@@ -113,14 +113,7 @@ async fn url_not_saved_removes_the_new_object() {
     // gone, so saving the URL fails its condition: the new object must not be left behind.
     let t = TestApp::spawn().await;
     let (mut c, _, _) = t.registered_user().await;
-    let uid = c.session_token().unwrap().split_once('.').unwrap().0.to_owned();
-    t.dynamo
-        .delete_item()
-        .table_name(&t.table)
-        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{uid}")))
-        .send()
-        .await
-        .unwrap();
+    t.delete_user(&c).await;
     let png = sample_image(ImageFormat::Png);
     c.post_multipart(AVATAR, &[file("a.png", "image/png", &png)]).await.assert("4002", "无效操作");
     assert!(objects(&t).await.is_empty(), "the unsaved object was removed");

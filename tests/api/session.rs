@@ -1,4 +1,3 @@
-use aws_sdk_dynamodb::types::AttributeValue;
 use ihome_tests::TestApp;
 
 const USER: &str = "/api/v1.0/user";
@@ -53,14 +52,7 @@ async fn sessions_expire_after_24_hours_though_still_stored() {
 async fn user_gone_is_nodata_for_profile_and_sessionerr_for_status() {
     let t = TestApp::spawn().await;
     let (mut c, _, _) = t.registered_user().await;
-    let uid = c.session_token().unwrap().split_once('.').unwrap().0.to_owned();
-    t.dynamo
-        .delete_item()
-        .table_name(&t.table)
-        .key("pk", AttributeValue::S(format!("USER#{uid}")))
-        .send()
-        .await
-        .unwrap();
+    t.delete_user(&c).await;
     c.get(USER).await.assert("4002", "无效操作");
     c.get(SESSION).await.assert("4101", "用户未登录");
 }

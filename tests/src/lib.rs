@@ -141,6 +141,19 @@ impl TestApp {
         &self.app.store
     }
 
+    /// Deletes the user item behind a logged-in client, leaving its session: "user gone".
+    pub async fn delete_user(&self, client: &Client) {
+        let token = client.session_token().expect("logged in");
+        let uid = token.split_once('.').map(|(u, _)| u.to_owned()).unwrap_or_default();
+        self.dynamo
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{uid}")))
+            .send()
+            .await
+            .expect("delete user item");
+    }
+
     /// The stored captcha answer, read without consuming it (and without being counted).
     pub async fn peek_image_code(&self, id: &str) -> Option<String> {
         peek_image_code(&self.dynamo, &self.table, id).await

@@ -146,34 +146,35 @@ impl EmbeddedStore {
         .map_err(|e| StoreError::Backend { op, detail: e.to_string() })?
     }
 
-    /// Reads several items in one read transaction (a consistent snapshot).
-    async fn read<T: DeserializeOwned + Send + 'static>(
-        &self,
-        op: &'static str,
-        keys: Vec<String>,
-    ) -> Result<Vec<Option<T>>, StoreError> {
+    /// Reads several items' raw bytes in one read transaction (a consistent snapshot).
+    async fn read_raw(&self, op: &'static str, keys: Vec<String>) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || {
             let txn = db.begin_read().map_err(|e| backend(op)(e.into()))?;
             let table = txn.open_table(ITEMS).map_err(|e| backend(op)(e.into()))?;
             keys.iter()
-                .map(|k| {
-                    let raw = table.get(k.as_str()).map_err(|e| backend(op)(e.into()))?;
-                    raw.map(|v| serde_json::from_slice(v.value()).map_err(|_| StoreError::Corrupt { op, what: "item" }))
-                        .transpose()
-                })
+                .map(|k| Ok(table.get(k.as_str()).map_err(|e| backend(op)(e.into()))?.map(|v| v.value().to_vec())))
                 .collect()
         })
         .await
         .map_err(|e| StoreError::Backend { op, detail: e.to_string() })?
     }
 
-    async fn read_one<T: DeserializeOwned + Send + 'static>(
+    /// Two items of different kinds, read together.
+    async fn read_pair<A: DeserializeOwned, B: DeserializeOwned>(
         &self,
         op: &'static str,
-        key: String,
-    ) -> Result<Option<T>, StoreError> {
-        Ok(self.read(op, vec![key]).await?.pop().flatten())
+        a: String,
+        b: String,
+    ) -> Result<(Option<A>, Option<B>), StoreError> {
+        let mut raw = self.read_raw(op, vec![a, b]).await?.into_iter();
+        let (ra, rb) = (raw.next().flatten(), raw.next().flatten());
+        Ok((decode(op, ra)?, decode(op, rb)?))
+    }
+
+    async fn read_one<T: DeserializeOwned>(&self, op: &'static str, key: String) -> Result<Option<T>, StoreError> {
+        let raw = self.read_raw(op, vec![key]).await?.pop().flatten();
+        decode(op, raw)
     }
 
     pub(super) async fn put_image_code(
@@ -301,35 +302,18 @@ impl EmbeddedStore {
     }
 
     pub(super) async fn login_gate(&self, mobile: &Mobile, now: i64, window: i64) -> Result<LoginGate, StoreError> {
-        let db = self.db.clone();
-        let keys = (keys::mobile(mobile), keys::login_failures(mobile));
-        let (creds, fails) = tokio::task::spawn_blocking(move || {
-            let op = "login gate";
-            let txn = db.begin_read().map_err(|e| backend(op)(e.into()))?;
-            let table = txn.open_table(ITEMS).map_err(|e| backend(op)(e.into()))?;
-            let get = |k: &str| -> Result<Option<Vec<u8>>, StoreError> {
-                Ok(table.get(k).map_err(|e| backend(op)(e.into()))?.map(|v| v.value().to_vec()))
-            };
-            Ok::<_, StoreError>((get(&keys.0)?, get(&keys.1)?))
-        })
-        .await
-        .map_err(|e| StoreError::Backend { op: "login gate", detail: e.to_string() })??;
-        let corrupt = || StoreError::Corrupt { op: "login gate", what: "item" };
+        let (creds, fails) = self
+            .read_pair::<MobileItem, LoginFailItem>("login gate", keys::mobile(mobile), keys::login_failures(mobile))
+            .await?;
         let credentials = creds
-            .map(|raw| serde_json::from_slice::<MobileItem>(&raw).map_err(|_| corrupt()))
-            .transpose()?
             .map(|m| {
                 Ok::<_, StoreError>(Credentials {
-                    user_id: UserId::new(m.user_id).ok_or_else(corrupt)?,
+                    user_id: UserId::new(m.user_id).ok_or(StoreError::Corrupt { op: "login gate", what: "user_id" })?,
                     password_hash: PasswordHash::from_stored(m.password_hash),
                 })
             })
             .transpose()?;
-        let recent_failures = fails
-            .map(|raw| serde_json::from_slice::<LoginFailItem>(&raw).map_err(|_| corrupt()))
-            .transpose()?
-            .filter(|f| f.window_start > now - window)
-            .map_or(0, |f| f.failures);
+        let recent_failures = fails.filter(|f| f.window_start > now - window).map_or(0, |f| f.failures);
         Ok(LoginGate { credentials, recent_failures })
     }
 
@@ -361,31 +345,18 @@ impl EmbeddedStore {
         token: &SessionToken,
         now: i64,
     ) -> Result<Option<Authenticated>, StoreError> {
-        let db = self.db.clone();
-        let keys = (keys::session(&token.hash()), keys::user(token.user_id()));
-        let (session, user) = tokio::task::spawn_blocking(move || {
-            let op = "authenticate";
-            let txn = db.begin_read().map_err(|e| backend(op)(e.into()))?;
-            let table = txn.open_table(ITEMS).map_err(|e| backend(op)(e.into()))?;
-            let get = |k: &str| -> Result<Option<Vec<u8>>, StoreError> {
-                Ok(table.get(k).map_err(|e| backend(op)(e.into()))?.map(|v| v.value().to_vec()))
-            };
-            Ok::<_, StoreError>((get(&keys.0)?, get(&keys.1)?))
-        })
-        .await
-        .map_err(|e| StoreError::Backend { op: "authenticate", detail: e.to_string() })??;
-        let corrupt = || StoreError::Corrupt { op: "authenticate", what: "item" };
-        let session =
-            session.map(|raw| serde_json::from_slice::<SessionItem>(&raw).map_err(|_| corrupt())).transpose()?;
+        let (session, user) = self
+            .read_pair::<SessionItem, UserItem>(
+                "authenticate",
+                keys::session(&token.hash()),
+                keys::user(token.user_id()),
+            )
+            .await?;
         let valid = session.is_some_and(|s| s.expires_at > now && s.user_id == token.user_id().get());
         if !valid {
             return Ok(None);
         }
-        let user = user
-            .map(|raw| serde_json::from_slice::<UserItem>(&raw).map_err(|_| corrupt()))
-            .transpose()?
-            .map(user_from_item)
-            .transpose()?;
+        let user = user.map(user_from_item).transpose()?;
         Ok(Some(Authenticated { user_id: token.user_id(), user }))
     }
 
@@ -463,6 +434,10 @@ impl EmbeddedStore {
         })
         .await
     }
+}
+
+fn decode<T: DeserializeOwned>(op: &'static str, raw: Option<Vec<u8>>) -> Result<Option<T>, StoreError> {
+    raw.map(|r| serde_json::from_slice(&r).map_err(|_| StoreError::Corrupt { op, what: "item" })).transpose()
 }
 
 fn user_from_item(item: UserItem) -> Result<User, StoreError> {
