@@ -83,18 +83,21 @@ impl ConsoleSms {
             "sent_at": time::OffsetDateTime::now_utc().unix_timestamp(),
         });
         let path = self.outbox.clone();
-        tokio::task::spawn_blocking(move || {
-            use std::io::Write;
-            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
-            writeln!(f, "{line}")
-        })
-        .await
-        .map_err(|e| SmsError(e.to_string()))?
-        .map_err(|e| SmsError(format!("local outbox: {e}")))?;
+        tokio::task::spawn_blocking(move || append_line(&path, &line.to_string()))
+            .await
+            .map_err(|e| SmsError(e.to_string()))?
+            .map_err(|e| SmsError(format!("local outbox: {e}")))?;
         // The console is the local stand-in for a phone: the code is meant to be read here.
         console_line(&format!("[LOCAL SMS, not sent] to {}: {message}", mobile.masked()));
         Ok(())
     }
+}
+
+/// Appends one line to a JSON-lines file in a single write, so concurrent appends never interleave.
+pub fn append_line(path: &std::path::Path, line: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    f.write_all(format!("{line}\n").as_bytes())
 }
 
 /// Prints a line for a person at the console; a closed stdout is no reason to fail a request.

@@ -36,12 +36,7 @@ pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError
 async fn echo_captcha(path: &std::path::Path, id: &ImageCodeId, text: &ImageCodeText) {
     let line = serde_json::json!({ "id": id.as_str(), "text": text.as_str() }).to_string();
     let path = path.to_owned();
-    let written = tokio::task::spawn_blocking(move || {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
-        writeln!(f, "{line}")
-    })
-    .await;
+    let written = tokio::task::spawn_blocking(move || crate::sms::append_line(&path, &line)).await;
     if !matches!(written, Ok(Ok(()))) {
         tracing::warn!("could not append to the local captcha file");
     }
