@@ -21,6 +21,12 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "building tests"
 cargo test --workspace --locked --no-run
 
+# Lints template.yaml, builds the arm64 release binaries with sam build; the replay of events/
+# through them runs with the other tests (tests/deploy). A failure here is reported at the end.
+step "deploy checks (scripts/deploy-check.sh)"
+deploy_status=0
+./scripts/deploy-check.sh || deploy_status=$?
+
 step "starting moto"
 start_moto
 trap stop_moto EXIT
@@ -30,4 +36,8 @@ log=target/test-output.log
 status=0
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log" || status=$?
 summarize_cargo_tests "$log"
+if [ "$deploy_status" != 0 ]; then
+    echo "deploy checks failed: scripts/deploy-check.sh exited $deploy_status" >&2
+    [ "$status" != 0 ] || status=$deploy_status
+fi
 exit "$status"

@@ -7,6 +7,7 @@
 
 pub mod counting;
 pub mod logs;
+pub mod runtime_api;
 
 use std::collections::HashMap;
 use std::sync::Arc;
