@@ -117,8 +117,7 @@ async fn one_account_per_mobile_even_when_racing(store: Store) {
         outcomes.iter().all(|o| matches!(o, Ok(()) | Err(CreateUserError::MobileTaken | CreateUserError::CodeGone)))
     );
     assert!(store.mobile_registered(&m).await.unwrap());
-    let gate = store.login_gate(&m, T0, 600).await.unwrap();
-    assert!(gate.credentials.is_some());
+    assert!(store.credentials(&m).await.unwrap().is_some());
 }
 
 async fn sessions_expire_and_end_once(store: Store) {
@@ -134,17 +133,32 @@ async fn sessions_expire_and_end_once(store: Store) {
     assert!(store.authenticate(&t2, T0).await.unwrap().is_none());
 }
 
-async fn login_failures_count_within_the_window(store: Store) {
+async fn login_attempts_are_limited_per_window(store: Store) {
     let m = mobile();
-    for i in 0..3 {
-        store.record_login_failure(&m, T0 + i, 600).await.unwrap();
+    for i in 0..5 {
+        assert!(store.reserve_login_attempt(&m, T0 + i, 600, 5).await.unwrap(), "attempt {i}");
     }
-    assert_eq!(store.login_gate(&m, T0 + 10, 600).await.unwrap().recent_failures, 3);
-    assert_eq!(store.login_gate(&m, T0 + 600, 600).await.unwrap().recent_failures, 0, "window passed");
-    store.record_login_failure(&m, T0 + 700, 600).await.unwrap();
-    assert_eq!(store.login_gate(&m, T0 + 701, 600).await.unwrap().recent_failures, 1, "a new window");
+    assert!(!store.reserve_login_attempt(&m, T0 + 10, 600, 5).await.unwrap(), "locked");
+    assert!(!store.reserve_login_attempt(&m, T0 + 599, 600, 5).await.unwrap(), "still locked");
+    assert!(store.reserve_login_attempt(&m, T0 + 600, 600, 5).await.unwrap(), "a new window");
     store.clear_login_failures(&m).await.unwrap();
-    assert_eq!(store.login_gate(&m, T0 + 701, 600).await.unwrap().recent_failures, 0);
+    for _ in 0..5 {
+        assert!(store.reserve_login_attempt(&m, T0 + 601, 600, 5).await.unwrap(), "cleared");
+    }
+    assert!(!store.reserve_login_attempt(&m, T0 + 601, 600, 5).await.unwrap());
+}
+
+/// Embedded only: moto applies concurrent conditional `ADD`s without a lock and can let one
+/// extra through (TOOLING.md); DynamoDB itself applies each conditional update atomically.
+async fn racing_login_attempts_get_no_more_than_the_limit(store: Store) {
+    let store = Arc::new(store);
+    let m = mobile();
+    let allowed = join_all((0..N).map(|_| {
+        let (s, m) = (store.clone(), m.clone());
+        async move { s.reserve_login_attempt(&m, T0, 600, 5).await.unwrap() }
+    }))
+    .await;
+    assert_eq!(allowed.iter().filter(|a| **a).count(), 5);
 }
 
 async fn avatar_urls_swap(store: Store) {
@@ -201,6 +215,11 @@ async fn real_names_are_set_once_even_when_racing(store: Store) {
     assert_eq!(u.id_card.unwrap().as_str(), "11010519491231002X");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_login_attempts_on_embedded() {
+    racing_login_attempts_get_no_more_than_the_limit(embedded().await).await;
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod on_dynamodb {
@@ -229,7 +248,7 @@ contract!(
     racing_sms_reservations_have_one_winner,
     one_account_per_mobile_even_when_racing,
     sessions_expire_and_end_once,
-    login_failures_count_within_the_window,
+    login_attempts_are_limited_per_window,
     avatar_urls_swap,
     names_are_unique_and_released,
     racing_renames_to_one_name_have_one_winner,

@@ -28,14 +28,19 @@ pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError
     let cfg = &app.config;
     let now = app.now();
 
-    let gate =
-        app.store.login_gate(&mobile, now, cfg.login_failure_window).await.map_err(ApiError::db("查询用户信息失败"))?;
-    if gate.recent_failures >= cfg.login_max_failures {
+    // The attempt is counted before the password is checked, alongside the credentials read:
+    // a burst of guesses gets no more than the limit, however many race.
+    let (credentials, allowed) = tokio::join!(
+        app.store.credentials(&mobile),
+        app.store.reserve_login_attempt(&mobile, now, cfg.login_failure_window, cfg.login_max_failures)
+    );
+    if !allowed.map_err(ApiError::db("查询用户信息失败"))? {
         return Err(ApiError::req("错误次数过多，请稍后重试"));
     }
+    let credentials = credentials.map_err(ApiError::db("查询用户信息失败"))?;
 
     // Always one bcrypt verify at the configured cost: against the user's hash, or a dummy one.
-    let (hash, user_id) = match &gate.credentials {
+    let (hash, user_id) = match &credentials {
         Some(c) => (c.password_hash.clone(), Some(c.user_id)),
         None => (app.dummy_hash.clone(), None),
     };
@@ -54,10 +59,8 @@ pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError
 
     let user_id = match (matched, user_id) {
         (true, Some(id)) => id,
+        // The attempt is already counted.
         _ => {
-            if let Err(e) = app.store.record_login_failure(&mobile, now, cfg.login_failure_window).await {
-                tracing::error!(error = %e, "could not record login failure");
-            }
             tracing::info!(mobile = %mobile.masked(), "login refused");
             return Err(ApiError::data_err("用户名或密码错误"));
         }
@@ -65,8 +68,8 @@ pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError
 
     let token = SessionToken::generate(user_id);
     let session = NewSession::for_token(&token, now + cfg.session_ttl);
-    let clear = async { if gate.recent_failures > 0 { app.store.clear_login_failures(&mobile).await } else { Ok(()) } };
-    let (saved, cleared) = tokio::join!(app.store.put_session(&session), clear);
+    // A success clears the count: what the window keeps are failures.
+    let (saved, cleared) = tokio::join!(app.store.put_session(&session), app.store.clear_login_failures(&mobile));
     saved.map_err(ApiError::db("保存登录状态失败"))?;
     if let Err(e) = cleared {
         tracing::warn!(error = %e, "could not clear login failures");

@@ -94,9 +94,7 @@ impl Route {
             Route::ImageCode => &["dynamodb:PutItem"],
             Route::SmsCode => &["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "sns:Publish"],
             Route::Register => &["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-            Route::Login => {
-                &["dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
-            }
+            Route::Login => &["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
             Route::GetUser | Route::GetSession | Route::GetAuth => &["dynamodb:BatchGetItem"],
             Route::UploadAvatar => &["dynamodb:BatchGetItem", "dynamodb:UpdateItem", "s3:DeleteObject", "s3:PutObject"],
             Route::SetName => {

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update};
 
 use super::keys::{self, PK, TTL};
-use super::{Authenticated, CreateUserError, Credentials, LoginGate, NewSession, NewUser, RenameError, StoreError};
+use super::{Authenticated, CreateUserError, Credentials, NewSession, NewUser, RenameError, StoreError};
 use crate::domain::{
     IdCard, ImageCodeId, ImageCodeText, Mobile, PasswordHash, RealName, SessionToken, SmsCode, User, UserId, UserName,
 };
@@ -286,53 +286,38 @@ impl DynamoStore {
             .build()
     }
 
-    pub(super) async fn login_gate(&self, mobile: &Mobile, now: i64, window: i64) -> Result<LoginGate, StoreError> {
-        let credentials_key = keys::mobile(mobile);
-        let failures_key = keys::login_failures(mobile);
-        let items = self.batch_get(&[&credentials_key, &failures_key], "login gate").await?;
-        let credentials = match items.get(&credentials_key) {
-            None => None,
-            Some(item) => Some(Credentials {
-                user_id: get_n(item, "user_id")
-                    .and_then(UserId::new)
-                    .ok_or(StoreError::Corrupt { op: "login gate", what: "user_id" })?,
-                password_hash: PasswordHash::from_stored(
-                    get_s(item, "password_hash")
-                        .ok_or(StoreError::Corrupt { op: "login gate", what: "password_hash" })?
-                        .to_owned(),
-                ),
-            }),
-        };
-        let recent_failures = items
-            .get(&failures_key)
-            .filter(|item| get_n::<i64>(item, "window_start").is_some_and(|w| w > now - window))
-            .and_then(|item| get_n(item, "failures"))
-            .unwrap_or(0);
-        Ok(LoginGate { credentials, recent_failures })
+    pub(super) async fn credentials(&self, mobile: &Mobile) -> Result<Option<Credentials>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::mobile(mobile))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend("read credentials"))?;
+        let Some(item) = out.item else { return Ok(None) };
+        let corrupt = |what| StoreError::Corrupt { op: "read credentials", what };
+        Ok(Some(Credentials {
+            user_id: get_n(&item, "user_id").and_then(UserId::new).ok_or(corrupt("user_id"))?,
+            password_hash: PasswordHash::from_stored(
+                get_s(&item, "password_hash").ok_or(corrupt("password_hash"))?.to_owned(),
+            ),
+        }))
     }
 
-    pub(super) async fn record_login_failure(&self, mobile: &Mobile, now: i64, window: i64) -> Result<(), StoreError> {
+    pub(super) async fn reserve_login_attempt(
+        &self,
+        mobile: &Mobile,
+        now: i64,
+        window: i64,
+        max: u32,
+    ) -> Result<bool, StoreError> {
         let pk = keys::login_failures(mobile);
-        // Count within the open window; when it has passed, start a new one. Two conditional
-        // writes, each atomic, so racing failures are all counted.
-        for _ in 0..3 {
-            let counted = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(key(pk.clone())))
-                .update_expression("ADD failures :one")
-                .condition_expression("attribute_exists(#pk) AND window_start > :cutoff")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":cutoff", n(now - window))
-                .send()
-                .await;
-            match counted {
-                Ok(_) => return Ok(()),
-                Err(e) if conditional_failed(&e) => {}
-                Err(e) => return Err(backend("record login failure")(e)),
-            }
+        // Open a new window when there is none (the common case: a success deletes the count)
+        // or it has passed; else count inside it while under the limit. Each step is one
+        // conditional write; a second round covers a racer changing the window between the two.
+        for _ in 0..2 {
             let opened = self
                 .client
                 .put_item()
@@ -347,12 +332,30 @@ impl DynamoStore {
                 .send()
                 .await;
             match opened {
-                Ok(_) => return Ok(()),
+                Ok(_) => return Ok(true),
                 Err(e) if conditional_failed(&e) => {}
-                Err(e) => return Err(backend("record login failure")(e)),
+                Err(e) => return Err(backend("reserve login attempt")(e)),
+            }
+            let counted = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(pk.clone())))
+                .update_expression("ADD failures :one")
+                .condition_expression("attribute_exists(#pk) AND window_start > :cutoff AND failures < :max")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":cutoff", n(now - window))
+                .expression_attribute_values(":max", n(max))
+                .send()
+                .await;
+            match counted {
+                Ok(_) => return Ok(true),
+                Err(e) if conditional_failed(&e) => {}
+                Err(e) => return Err(backend("reserve login attempt")(e)),
             }
         }
-        Err(StoreError::Backend { op: "record login failure", detail: "contention: window kept changing".into() })
+        Ok(false)
     }
 
     pub(super) async fn clear_login_failures(&self, mobile: &Mobile) -> Result<(), StoreError> {

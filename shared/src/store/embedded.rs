@@ -11,7 +11,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use super::keys;
-use super::{Authenticated, CreateUserError, Credentials, LoginGate, NewSession, NewUser, RenameError, StoreError};
+use super::{Authenticated, CreateUserError, Credentials, NewSession, NewUser, RenameError, StoreError};
 use crate::domain::{
     IdCard, ImageCodeId, ImageCodeText, Mobile, PasswordHash, RealName, SessionToken, SmsCode, User, UserId, UserName,
 };
@@ -301,30 +301,36 @@ impl EmbeddedStore {
         .await?
     }
 
-    pub(super) async fn login_gate(&self, mobile: &Mobile, now: i64, window: i64) -> Result<LoginGate, StoreError> {
-        let (creds, fails) = self
-            .read_pair::<MobileItem, LoginFailItem>("login gate", keys::mobile(mobile), keys::login_failures(mobile))
-            .await?;
-        let credentials = creds
-            .map(|m| {
-                Ok::<_, StoreError>(Credentials {
-                    user_id: UserId::new(m.user_id).ok_or(StoreError::Corrupt { op: "login gate", what: "user_id" })?,
-                    password_hash: PasswordHash::from_stored(m.password_hash),
-                })
-            })
-            .transpose()?;
-        let recent_failures = fails.filter(|f| f.window_start > now - window).map_or(0, |f| f.failures);
-        Ok(LoginGate { credentials, recent_failures })
+    pub(super) async fn credentials(&self, mobile: &Mobile) -> Result<Option<Credentials>, StoreError> {
+        let Some(m) = self.read_one::<MobileItem>("read credentials", keys::mobile(mobile)).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Credentials {
+            user_id: UserId::new(m.user_id).ok_or(StoreError::Corrupt { op: "read credentials", what: "user_id" })?,
+            password_hash: PasswordHash::from_stored(m.password_hash),
+        }))
     }
 
-    pub(super) async fn record_login_failure(&self, mobile: &Mobile, now: i64, window: i64) -> Result<(), StoreError> {
+    pub(super) async fn reserve_login_attempt(
+        &self,
+        mobile: &Mobile,
+        now: i64,
+        window: i64,
+        max: u32,
+    ) -> Result<bool, StoreError> {
         let key = keys::login_failures(mobile);
-        self.write("record login failure", move |tx| {
+        self.write("reserve login attempt", move |tx| {
             let item = match tx.get::<LoginFailItem>(&key)? {
-                Some(f) if f.window_start > now - window => LoginFailItem { failures: f.failures + 1, ..f },
+                Some(f) if f.window_start > now - window => {
+                    if f.failures >= max {
+                        return Ok(false);
+                    }
+                    LoginFailItem { failures: f.failures + 1, ..f }
+                }
                 _ => LoginFailItem { failures: 1, window_start: now, expires_at: now + window },
             };
-            tx.put(&key, &item)
+            tx.put(&key, &item)?;
+            Ok(true)
         })
         .await
     }

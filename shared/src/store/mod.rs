@@ -26,13 +26,6 @@ pub enum StoreError {
     Corrupt { op: &'static str, what: &'static str },
 }
 
-/// What a login needs from one read: the credentials of a mobile and its recent failures.
-#[derive(Debug, Clone)]
-pub struct LoginGate {
-    pub credentials: Option<Credentials>,
-    pub recent_failures: u32,
-}
-
 #[derive(Debug, Clone)]
 pub struct Credentials {
     pub user_id: UserId,
@@ -176,12 +169,23 @@ impl Store {
         dispatch!(self, s => s.create_user(user, code, session).await)
     }
 
-    pub async fn login_gate(&self, mobile: &Mobile, now: i64, window: i64) -> Result<LoginGate, StoreError> {
-        dispatch!(self, s => s.login_gate(mobile, now, window).await)
+    /// The credentials of a mobile, if it has an account.
+    pub async fn credentials(&self, mobile: &Mobile) -> Result<Option<Credentials>, StoreError> {
+        dispatch!(self, s => s.credentials(mobile).await)
     }
 
-    pub async fn record_login_failure(&self, mobile: &Mobile, now: i64, window: i64) -> Result<(), StoreError> {
-        dispatch!(self, s => s.record_login_failure(mobile, now, window).await)
+    /// Takes one of the `max` login attempts a mobile has per `window` seconds, before the
+    /// password is checked: false when none is left. Success clears the count
+    /// (`clear_login_failures`), so what stays counted are failures; and however many requests
+    /// race, no more than `max` guesses per window are ever checked.
+    pub async fn reserve_login_attempt(
+        &self,
+        mobile: &Mobile,
+        now: i64,
+        window: i64,
+        max: u32,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.reserve_login_attempt(mobile, now, window, max).await)
     }
 
     pub async fn clear_login_failures(&self, mobile: &Mobile) -> Result<(), StoreError> {
