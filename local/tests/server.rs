@@ -118,6 +118,11 @@ async fn json(resp: reqwest::Response) -> Value {
     resp.json().await.expect("JSON envelope")
 }
 
+async fn log_in(c: &reqwest::Client, server: &Server, mobile: &str, password: &str) -> Value {
+    let resp = c.post(server.url("/api/v1.0/sessions")).json(&json!({"mobile": mobile, "password": password}));
+    json(resp.send().await.unwrap()).await
+}
+
 fn multipart(bytes: &[u8]) -> (String, Vec<u8>) {
     let boundary = "----localTestBoundary";
     let mut body = format!(
@@ -208,14 +213,7 @@ async fn whole_flow_over_http_survives_a_restart() {
     assert_eq!(out["errno"], "0");
     let gone = json(c.get(server.url("/api/v1.0/session")).send().await.unwrap()).await;
     assert_eq!(gone["errno"], "4101");
-    let login = json(
-        c.post(server.url("/api/v1.0/sessions"))
-            .json(&json!({"mobile": mobile, "password": password}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let login = log_in(&c, &server, mobile, password).await;
     assert_eq!(login["data"], json!({"user_id": user_id}));
 
     // Unknown API paths are API Gateway's plain 404.
@@ -227,14 +225,7 @@ async fn whole_flow_over_http_survives_a_restart() {
     // Same data folder, new process: the account, its profile and its avatar are all still there.
     let server = Server::start(port, &data, &[]);
     let c = client();
-    let login = json(
-        c.post(server.url("/api/v1.0/sessions"))
-            .json(&json!({"mobile": mobile, "password": password}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let login = log_in(&c, &server, mobile, password).await;
     assert_eq!(login["data"], json!({"user_id": user_id}), "{login}");
     let me = json(c.get(server.url("/api/v1.0/user")).send().await.unwrap()).await;
     assert_eq!((&me["data"]["name"], &me["data"]["avatar_url"]), (&json!("本地用户"), &json!(avatar_url)));
