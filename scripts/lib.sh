@@ -35,7 +35,8 @@ free_port() {
 start_moto() {
     mkdir -p target
     MOTO_PORT=$(free_port)
-    .venv-moto/bin/moto_server -H 127.0.0.1 -p "$MOTO_PORT" >target/moto.log 2>&1 &
+    # Linearizable: one request at a time inside moto (scripts/moto_server.py says why).
+    .venv-moto/bin/python scripts/moto_server.py -H 127.0.0.1 -p "$MOTO_PORT" >target/moto.log 2>&1 &
     MOTO_PID=$!
     for _ in $(seq 1 100); do
         if python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$MOTO_PORT/moto-api/data.json', timeout=1)" 2>/dev/null; then
