@@ -6,7 +6,11 @@ never allows. This runs the very same WSGI application (`DomainDispatcherApplica
 threaded werkzeug server (so keep-alive connections and slow clients still overlap), but one
 request at a time inside the application: every request is applied atomically, in one order.
 
-Usage: python scripts/moto_server.py [-H HOST] [-p PORT] [-c CERT -k KEY]
+werkzeug's server closes every connection after one response (`Connection: close`), unlike
+AWS. `--keep-alive` serves the same application through cheroot instead, which keeps HTTP/1.1
+connections open, so a test can see whether a client reuses its connection (and TLS session).
+
+Usage: python scripts/moto_server.py [-H HOST] [-p PORT] [-c CERT -k KEY] [--keep-alive]
 """
 
 import argparse
@@ -49,18 +53,35 @@ class Serialized:
                     close()
 
 
+def serve_keep_alive(app, args):
+    from cheroot import wsgi
+    from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+    server = wsgi.Server((args.host, args.port), app, numthreads=16, timeout=60)
+    if args.ssl_cert and args.ssl_key:
+        server.ssl_adapter = BuiltinSSLAdapter(args.ssl_cert, args.ssl_key)
+    try:
+        server.start()
+    finally:
+        server.stop()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, default=5000)
     parser.add_argument("-c", "--ssl-cert", help="PEM certificate: serve HTTPS")
     parser.add_argument("-k", "--ssl-key", help="PEM private key of --ssl-cert")
+    parser.add_argument("--keep-alive", action="store_true", help="keep connections open (cheroot)")
     args = parser.parse_args(argv)
 
     # moto builds some URLs (queues, presigned links) from MOTO_PORT.
     os.environ.setdefault("MOTO_PORT", str(args.port))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     app = DomainDispatcherApplication(create_backend_app)
+    if args.keep_alive:
+        serve_keep_alive(Serialized(app), args)
+        return
     ssl_context = (args.ssl_cert, args.ssl_key) if args.ssl_cert and args.ssl_key else None
     run_simple(
         args.host,

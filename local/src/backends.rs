@@ -1,23 +1,33 @@
-//! Which storage, SMS and avatar services the local server runs on.
+//! Which storage, SMS and avatar services the local server runs on, and the one definition of
+//! the DynamoDB table for everything that creates it outside the stack (this server, the tests).
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use ihome::App;
-use ihome::avatars::AvatarStore;
-use ihome::clock::SystemClock;
+use ihome::avatars::S3Avatars;
 use ihome::config::Config;
-use ihome::sms::{ConsoleSms, SmsSender};
-use ihome::store::{EmbeddedStore, Store};
+use ihome::sms::SnsSender;
+use ihome::store::DynamoStore;
+use ihome::store::keys::{PK, TTL};
 
-pub struct Backend {
-    pub app: App,
-    /// Where avatars are files the server itself serves (embedded mode).
-    pub avatar_dir: Option<PathBuf>,
-    /// Lines for the start-up banner.
+use crate::{AvatarDir, ConsoleSms, EmbeddedStore};
+
+/// The local adapters: a redb file, the console outbox, an avatar folder.
+pub type EmbeddedApp = App<EmbeddedStore, ConsoleSms, AvatarDir>;
+/// The AWS adapters, through the SDK's standard settings (an emulator or AWS).
+pub type AwsApp = App<DynamoStore, SnsSender, S3Avatars>;
+
+pub enum Backend {
+    Embedded(EmbeddedApp),
+    Aws(AwsApp),
+}
+
+/// A backend and the lines that describe it in the start-up banner.
+pub struct Chosen {
+    pub backend: Backend,
     pub describe: Vec<String>,
 }
 
@@ -35,11 +45,10 @@ fn local_config() -> Result<Config, String> {
     Ok(config)
 }
 
-pub fn embedded(data: &Path, base: &str) -> Result<Backend, String> {
+pub fn embedded(data: &Path, base: &str) -> Result<Chosen, String> {
     let avatars = data.join("avatars");
     std::fs::create_dir_all(&avatars).map_err(|e| format!("cannot create {}: {e}", avatars.display()))?;
     let db_path = data.join("ihome.redb");
-    let store = EmbeddedStore::open(&db_path).map_err(|e| format!("cannot open {}: {e}", db_path.display()))?;
     let outbox = data.join("sms.jsonl");
     let mut config = local_config()?;
     config.avatar_base_url = format!("{base}/");
@@ -50,20 +59,16 @@ pub fn embedded(data: &Path, base: &str) -> Result<Backend, String> {
         format!("captchas: answers are printed here and appended to {}", captchas.display()),
         format!("avatars: files in {}, served at {base}/avatars/", avatars.display()),
     ];
-    let mut app = App::new(
-        config,
-        Store::Embedded(store),
-        SmsSender::Console(ConsoleSms::new(outbox)),
-        AvatarStore::Dir(avatars.clone()),
-        Arc::new(SystemClock),
-    );
-    app.captcha_echo = Some(captchas);
-    Ok(Backend { app, avatar_dir: Some(avatars), describe })
+    let store = EmbeddedStore::open(&db_path)
+        .map_err(|e| format!("cannot open {}: {e}", db_path.display()))?
+        .with_captcha_echo(captchas);
+    let app = App::new(config, store, ConsoleSms::new(outbox), AvatarDir::new(avatars));
+    Ok(Chosen { backend: Backend::Embedded(app), describe })
 }
 
 /// DynamoDB, SNS and S3 through the SDK's standard settings. For an emulator's convenience the
 /// table and bucket are created when missing.
-pub async fn aws(base: &str) -> Result<Backend, String> {
+pub async fn aws() -> Result<Chosen, String> {
     let config = local_config()?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     ensure_table(&aws_sdk_dynamodb::Client::new(&sdk), &config.table).await?;
@@ -74,21 +79,32 @@ pub async fn aws(base: &str) -> Result<Backend, String> {
         "SMS: sent through SNS".to_owned(),
         format!("avatars: S3 bucket {:?}, URLs under {}", config.avatar_bucket, config.avatar_base_url),
     ];
-    let _ = base;
-    Ok(Backend { app: App::from_sdk_config(config, &sdk), avatar_dir: None, describe })
+    let app = App::new(
+        config.clone(),
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()),
+        SnsSender::new(aws_sdk_sns::Client::new(&sdk), config.sms_sender_id.clone()),
+        S3Avatars::new(aws_sdk_s3::Client::new(&sdk), config.avatar_bucket.clone()),
+    );
+    Ok(Chosen { backend: Backend::Aws(app), describe })
 }
 
 async fn ensure_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), String> {
     if client.describe_table().table_name(table).send().await.is_ok() {
         return Ok(());
     }
+    create_table(client, table).await
+}
+
+/// Creates the table as `template.yaml` defines it (a test checks they agree): on-demand, string
+/// partition key `pk` and nothing else, TTL on `expires_at`.
+pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), String> {
     let attr = AttributeDefinition::builder()
-        .attribute_name("pk")
+        .attribute_name(PK)
         .attribute_type(ScalarAttributeType::S)
         .build()
         .map_err(|e| e.to_string())?;
     let key =
-        KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().map_err(|e| e.to_string())?;
+        KeySchemaElement::builder().attribute_name(PK).key_type(KeyType::Hash).build().map_err(|e| e.to_string())?;
     client
         .create_table()
         .table_name(table)
@@ -98,11 +114,8 @@ async fn ensure_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<
         .send()
         .await
         .map_err(|e| format!("cannot create table {table}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)))?;
-    let ttl = TimeToLiveSpecification::builder()
-        .attribute_name(ihome::store::keys::TTL)
-        .enabled(true)
-        .build()
-        .map_err(|e| e.to_string())?;
+    let ttl =
+        TimeToLiveSpecification::builder().attribute_name(TTL).enabled(true).build().map_err(|e| e.to_string())?;
     client
         .update_time_to_live()
         .table_name(table)

@@ -6,13 +6,9 @@
 /// `println!` that never panics: a closed stdout must not take the server down.
 macro_rules! console {
     ($($arg:tt)*) => {
-        ihome::sms::console_line(&format!($($arg)*))
+        ihome_local::outbox::console_line(&format!($($arg)*))
     };
 }
-
-mod backends;
-mod server;
-mod statics;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -20,6 +16,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use ihome_local::backends::{self, Backend};
+use ihome_local::server::{self, State};
 
 #[derive(Parser, Debug)]
 #[command(name = "ihome-local", version, about = "The iHome user API on localhost (no AWS account, no Docker)")]
@@ -71,7 +69,7 @@ async fn run(args: Args) -> Result<(), String> {
     })?;
     let base = format!("http://{addr}");
     let use_aws = args.aws || backends::aws_endpoint_configured();
-    let backend = if use_aws { backends::aws(&base).await? } else { backends::embedded(&args.data, &base)? };
+    let chosen = if use_aws { backends::aws().await? } else { backends::embedded(&args.data, &base)? };
     if let Some(dir) = &args.static_dir
         && !dir.is_dir()
     {
@@ -79,7 +77,7 @@ async fn run(args: Args) -> Result<(), String> {
     }
 
     console!("iHome API listening on {base}/api/v1.0  (Ctrl-C to stop)");
-    for line in &backend.describe {
+    for line in &chosen.describe {
         console!("  {line}");
     }
     match &args.static_dir {
@@ -87,9 +85,14 @@ async fn run(args: Args) -> Result<(), String> {
         None => console!("  static files: none (add --static DIR to serve an iHome frontend)"),
     }
 
-    let state =
-        Arc::new(server::State { app: backend.app, avatar_dir: backend.avatar_dir, static_dir: args.static_dir });
-    server::serve(listener, state).await;
+    let static_dir = args.static_dir;
+    match chosen.backend {
+        Backend::Embedded(app) => {
+            let avatar_dir = Some(app.avatars.path().to_owned());
+            server::serve(listener, Arc::new(State { app, avatar_dir, static_dir })).await;
+        }
+        Backend::Aws(app) => server::serve(listener, Arc::new(State { app, avatar_dir: None, static_dir })).await,
+    }
     console!("ihome-local: stopped");
     Ok(())
 }

@@ -15,23 +15,33 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
+use ihome::avatars::AvatarStore;
+use ihome::sms::SmsSender;
+use ihome::store::Store;
 use ihome::{App, Route};
 use lambda_http::RequestExt;
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 
+use crate::outbox::console_line;
 use crate::statics;
 
 /// Lambda's synchronous payload limit: API Gateway could not hand a function more.
 const MAX_BODY: usize = 6 * 1024 * 1024;
 
-pub struct State {
-    pub app: App,
+pub struct State<S, M, A> {
+    pub app: App<S, M, A>,
+    /// Where avatars are files the server itself serves (embedded mode).
     pub avatar_dir: Option<PathBuf>,
     pub static_dir: Option<PathBuf>,
 }
 
 /// Serves until Ctrl-C or SIGTERM, then lets requests in flight finish (up to 10 s).
-pub async fn serve(listener: tokio::net::TcpListener, state: Arc<State>) {
+pub async fn serve<S, M, A>(listener: tokio::net::TcpListener, state: Arc<State<S, M, A>>)
+where
+    S: Store + 'static,
+    M: SmsSender + 'static,
+    A: AvatarStore + 'static,
+{
     let graceful = GracefulShutdown::new();
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
@@ -56,7 +66,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: Arc<State>) {
         }
     }
     drop(listener);
-    console!("ihome-local: shutting down, finishing requests in flight");
+    console_line("ihome-local: shutting down, finishing requests in flight");
     if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await.is_err() {
         eprintln!("ihome-local: some connections did not finish within 10 s");
     }
@@ -91,7 +101,10 @@ fn plain(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
     resp
 }
 
-async fn handle(state: &State, req: http::Request<Incoming>) -> Response<Full<Bytes>> {
+async fn handle<S: Store, M: SmsSender, A: AvatarStore>(
+    state: &State<S, M, A>,
+    req: http::Request<Incoming>,
+) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_owned();
     if let Some((route, params)) = Route::resolve(req.method().as_str(), &path) {
         return api(&state.app, route, params, req).await;
@@ -112,8 +125,8 @@ async fn handle(state: &State, req: http::Request<Incoming>) -> Response<Full<By
     }
 }
 
-async fn api(
-    app: &App,
+async fn api<S: Store, M: SmsSender, A: AvatarStore>(
+    app: &App<S, M, A>,
     route: Route,
     params: Vec<(String, String)>,
     req: http::Request<Incoming>,

@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ihome::store::keys;
 use serde_json::{Value, json};
 
 struct Server {
@@ -123,6 +124,14 @@ async fn log_in(c: &reqwest::Client, server: &Server, mobile: &str, password: &s
     json(resp.send().await.unwrap()).await
 }
 
+/// A small real PNG (8×8 pixels).
+fn sample_png() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(8, 8, |x, y| image::Rgb([(x * 30) as u8, (y * 30) as u8, 128]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img).write_to(&mut out, image::ImageFormat::Png).expect("encode png");
+    out.into_inner()
+}
+
 fn multipart(bytes: &[u8]) -> (String, Vec<u8>) {
     let boundary = "----localTestBoundary";
     let mut body = format!(
@@ -180,7 +189,7 @@ async fn whole_flow_over_http_survives_a_restart() {
     assert_eq!(reg["errno"], "0", "{reg}");
     let user_id = reg["data"]["user_id"].clone();
 
-    let png = ihome::domain::sample_image(image::ImageFormat::Png);
+    let png = sample_png();
     let (ct, body) = multipart(&png);
     let up =
         json(c.post(server.url("/api/v1.0/user/avatar")).header("content-type", ct).body(body).send().await.unwrap())
@@ -279,7 +288,7 @@ async fn aws_endpoint_settings_switch_to_dynamodb_sns_and_s3() {
     let item = dynamo
         .get_item()
         .table_name(&table)
-        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S("IMG#aws-1".into()))
+        .key(keys::PK, aws_sdk_dynamodb::types::AttributeValue::S(format!("{}aws-1", keys::IMAGE_CODE_PREFIX)))
         .send()
         .await
         .expect("the captcha is in moto's DynamoDB")
@@ -293,7 +302,7 @@ async fn aws_endpoint_settings_switch_to_dynamodb_sns_and_s3() {
     let sms = dynamo
         .get_item()
         .table_name(&table)
-        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("SMS#{mobile}")))
+        .key(keys::PK, aws_sdk_dynamodb::types::AttributeValue::S(format!("{}{mobile}", keys::SMS_CODE_PREFIX)))
         .send()
         .await
         .unwrap()
@@ -316,7 +325,7 @@ async fn aws_endpoint_settings_switch_to_dynamodb_sns_and_s3() {
     )
     .await;
     assert_eq!(reg["errno"], "0", "{reg}");
-    let png = ihome::domain::sample_image(image::ImageFormat::Png);
+    let png = sample_png();
     let (ct, body) = multipart(&png);
     let up =
         json(c.post(server.url("/api/v1.0/user/avatar")).header("content-type", ct).body(body).send().await.unwrap())

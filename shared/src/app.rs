@@ -1,40 +1,35 @@
-//! What every route runs with: configuration, store, SMS sender and clock, built once per container.
+//! What a route runs with: configuration, its ports and a clock, built once per container.
+//!
+//! `App` is generic over its ports, so a function holds only the adapters its route calls: most
+//! are `App<DynamoStore>`; `sms-code` adds an SMS sender, `upload-avatar` an avatar store. The
+//! unit type `()` stands for a port the route does not have, and no route that needs one accepts it.
 
 use std::sync::Arc;
 
-use crate::avatars::{AvatarStore, S3Avatars};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::domain::{PasswordHash, SessionToken};
 use crate::error::ApiError;
-use crate::sms::{SmsSender, SnsSender};
-use crate::store::{Authenticated, DynamoStore, Store};
+use crate::store::{Authenticated, Store};
 
-pub struct App {
+pub struct App<S, M = (), A = ()> {
     pub config: Config,
-    pub store: Store,
-    pub sms: SmsSender,
-    pub avatars: AvatarStore,
+    pub store: S,
+    pub sms: M,
+    pub avatars: A,
     pub clock: Arc<dyn Clock>,
     /// Verified against when a mobile is unknown, so login timing does not tell.
     pub dummy_hash: PasswordHash,
-    /// Local runs only: where captcha answers are echoed (console and this JSON-lines file), so
-    /// scripts and tests can drive the API without reading images. Never set under Lambda.
-    pub captcha_echo: Option<std::path::PathBuf>,
 }
 
-impl App {
-    pub fn new(config: Config, store: Store, sms: SmsSender, avatars: AvatarStore, clock: Arc<dyn Clock>) -> Self {
-        let dummy_hash = PasswordHash::dummy(config.bcrypt_cost);
-        App { config, store, sms, avatars, clock, dummy_hash, captcha_echo: None }
+impl<S: Store, M, A> App<S, M, A> {
+    pub fn new(config: Config, store: S, sms: M, avatars: A) -> Self {
+        Self::with_clock(config, store, sms, avatars, Arc::new(SystemClock))
     }
 
-    /// AWS clients from one shared SDK configuration (region, credentials, `AWS_ENDPOINT_URL*`).
-    pub fn from_sdk_config(config: Config, sdk: &aws_config::SdkConfig) -> Self {
-        let store = Store::Dynamo(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table.clone()));
-        let sms = SmsSender::Sns(SnsSender::new(aws_sdk_sns::Client::new(sdk), config.sms_sender_id.clone()));
-        let avatars = AvatarStore::S3(S3Avatars::new(aws_sdk_s3::Client::new(sdk), config.avatar_bucket.clone()));
-        App::new(config, store, sms, avatars, Arc::new(SystemClock))
+    pub fn with_clock(config: Config, store: S, sms: M, avatars: A, clock: Arc<dyn Clock>) -> Self {
+        let dummy_hash = PasswordHash::dummy(config.bcrypt_cost);
+        App { config, store, sms, avatars, clock, dummy_hash }
     }
 
     pub fn now(&self) -> i64 {

@@ -1,28 +1,23 @@
-//! Avatar objects: Amazon S3 (in place of the seed's Qiniu), served from a public base URL
-//! (CloudFront in the template).
+//! Avatar objects: the port, and its Amazon S3 adapter (in place of the seed's Qiniu), served from
+//! a public base URL (CloudFront in the template).
+
+use std::future::Future;
 
 use aws_sdk_s3::primitives::ByteStream;
 use rand::RngCore;
 use thiserror::Error;
 
+use crate::config::Config;
 use crate::domain::AvatarImage;
 
 #[derive(Debug, Error)]
 #[error("avatar storage failed: {0}")]
-pub struct AvatarStoreError(String);
+pub struct AvatarStoreError(pub String);
 
-/// Where avatars live and the URL they are served at.
-#[derive(Debug, Clone)]
-pub enum AvatarStore {
-    S3(S3Avatars),
-    /// Local runs: files under a directory, served by the local server.
-    Dir(std::path::PathBuf),
-}
-
-#[derive(Debug, Clone)]
-pub struct S3Avatars {
-    client: aws_sdk_s3::Client,
-    bucket: String,
+/// Where avatar objects are kept: S3 under Lambda, a folder in `ihome-local`.
+pub trait AvatarStore: Send + Sync {
+    fn put(&self, key: &str, image: &AvatarImage) -> impl Future<Output = Result<(), AvatarStoreError>> + Send;
+    fn delete(&self, key: &str) -> impl Future<Output = Result<(), AvatarStoreError>> + Send;
 }
 
 pub const KEY_PREFIX: &str = "avatars/";
@@ -38,74 +33,48 @@ pub fn new_key(image: &AvatarImage) -> String {
     format!("{KEY_PREFIX}{hex}.{}", image.extension())
 }
 
+#[derive(Debug, Clone)]
+pub struct S3Avatars {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
 impl S3Avatars {
     pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
         S3Avatars { client, bucket: bucket.into() }
     }
-}
 
-impl AvatarStore {
-    pub async fn put(&self, key: &str, image: &AvatarImage) -> Result<(), AvatarStoreError> {
-        match self {
-            AvatarStore::S3(s3) => {
-                s3.client
-                    .put_object()
-                    .bucket(&s3.bucket)
-                    .key(key)
-                    .content_type(image.content_type())
-                    .cache_control(CACHE_CONTROL)
-                    .body(ByteStream::from(image.bytes().to_vec()))
-                    .send()
-                    .await
-                    .map_err(|e| AvatarStoreError(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))?;
-            }
-            AvatarStore::Dir(dir) => {
-                let path = local_path(dir, key)?;
-                let bytes = image.bytes().to_vec();
-                tokio::task::spawn_blocking(move || {
-                    if let Some(parent) = path.parent() {
-                        std::fs::create_dir_all(parent)?;
-                    }
-                    std::fs::write(&path, bytes)
-                })
-                .await
-                .map_err(|e| AvatarStoreError(e.to_string()))?
-                .map_err(|e| AvatarStoreError(e.to_string()))?;
-            }
+    /// The store for a function: its S3 client from the function's SDK settings.
+    pub fn from_sdk(sdk: &aws_types::SdkConfig, config: &Config) -> Self {
+        let mut conf = aws_sdk_s3::config::Builder::from(sdk);
+        if let Some(url) = crate::aws_env::service_endpoint("S3") {
+            conf = conf.endpoint_url(url);
         }
-        Ok(())
-    }
-
-    pub async fn delete(&self, key: &str) -> Result<(), AvatarStoreError> {
-        match self {
-            AvatarStore::S3(s3) => {
-                s3.client
-                    .delete_object()
-                    .bucket(&s3.bucket)
-                    .key(key)
-                    .send()
-                    .await
-                    .map_err(|e| AvatarStoreError(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))?;
-            }
-            AvatarStore::Dir(dir) => {
-                let path = local_path(dir, key)?;
-                match tokio::fs::remove_file(&path).await {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(AvatarStoreError(e.to_string())),
-                    _ => {}
-                }
-            }
-        }
-        Ok(())
+        Self::new(aws_sdk_s3::Client::from_conf(conf.build()), config.avatar_bucket.clone())
     }
 }
 
-/// The file of `key` under `dir`; only keys this module makes (`avatars/<hex>.<ext>`) are accepted,
-/// so no key can point outside the directory.
-pub fn local_path(dir: &std::path::Path, key: &str) -> Result<std::path::PathBuf, AvatarStoreError> {
-    let name = key.strip_prefix(KEY_PREFIX).unwrap_or_default();
-    let ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.') && !name.starts_with('.');
-    if !ok {
-        return Err(AvatarStoreError(format!("not an avatar key: {key:?}")));
+fn s3_error<E: std::error::Error>(e: E) -> AvatarStoreError {
+    AvatarStoreError(aws_sdk_s3::error::DisplayErrorContext(&e).to_string())
+}
+
+impl AvatarStore for S3Avatars {
+    async fn put(&self, key: &str, image: &AvatarImage) -> Result<(), AvatarStoreError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(image.content_type())
+            .cache_control(CACHE_CONTROL)
+            .body(ByteStream::from(image.bytes().to_vec()))
+            .send()
+            .await
+            .map_err(s3_error)?;
+        Ok(())
     }
-    Ok(dir.join(name))
+
+    async fn delete(&self, key: &str) -> Result<(), AvatarStoreError> {
+        self.client.delete_object().bucket(&self.bucket).key(key).send().await.map_err(s3_error)?;
+        Ok(())
+    }
 }

@@ -1,21 +1,68 @@
-//! The one entry point every function's `main` calls.
+//! Start-up every function's `main` calls: logging, configuration, the SDK settings and the
+//! DynamoDB store (its connection opened during init), then the Lambda runtime serving one route.
 
-use lambda_http::{Request, service_fn};
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use aws_types::SdkConfig;
+use lambda_http::{Body, Request, Response, service_fn};
 
 use crate::app::App;
 use crate::config::Config;
+use crate::error::ApiError;
 use crate::routes::Route;
+use crate::store::DynamoStore;
 
 pub use lambda_http::Error;
 
-/// Sets up logging (JSON when Lambda's log format says so), reads the configuration, builds the
-/// clients once, then serves `route` for the life of the container.
-pub async fn run(route: Route) -> Result<(), Error> {
+/// How long init waits for the DynamoDB connection before serving without it.
+const WARM_UP_LIMIT: Duration = Duration::from_secs(2);
+
+/// What every function starts with. Add the route's other ports with `into_app`.
+pub struct Init {
+    pub config: Config,
+    pub sdk: SdkConfig,
+    pub store: DynamoStore,
+    warm_up: tokio::task::JoinHandle<()>,
+}
+
+/// Sets up logging (JSON when Lambda's log format says so), reads the configuration and the SDK
+/// settings, builds the DynamoDB client and starts opening its connection, in the background
+/// while the caller builds the rest.
+pub async fn init() -> Result<Init, Error> {
     lambda_http::tracing::init_default_subscriber();
     let config = Config::from_env()?;
-    // Loads region, credentials and endpoint settings; no network call until the first request.
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    // One App for the container's whole life: leaking it gives every invocation a 'static borrow.
-    let app: &'static App = Box::leak(Box::new(App::from_sdk_config(config, &sdk)));
-    lambda_http::run(service_fn(move |req: Request| async move { Ok::<_, Error>(route.handle(app, req).await) })).await
+    let sdk = crate::aws_env::sdk_config()?;
+    let store = DynamoStore::from_sdk(&sdk, &config);
+    let warm_up = tokio::spawn({
+        let store = store.clone();
+        async move { store.warm_up().await }
+    });
+    Ok(Init { config, sdk, store, warm_up })
+}
+
+impl Init {
+    /// The container's one `App`, with the route's ports: `()` for a port the route has not.
+    /// Waits (boundedly) for the DynamoDB connection, so the first request finds it open.
+    pub async fn into_app<M: 'static, A: 'static>(self, sms: M, avatars: A) -> &'static App<DynamoStore, M, A> {
+        if tokio::time::timeout(WARM_UP_LIMIT, self.warm_up).await.is_err() {
+            tracing::warn!("DynamoDB warm-up still running after {WARM_UP_LIMIT:?}; serving anyway");
+        }
+        // One App for the container's whole life: leaking it gives every invocation a 'static borrow.
+        Box::leak(Box::new(App::new(self.config, self.store, sms, avatars)))
+    }
+}
+
+/// Serves `route` with `handler` for the life of the container.
+pub async fn serve<F, Fut>(route: Route, handler: F) -> Result<(), Error>
+where
+    F: Fn(Request) -> Fut,
+    Fut: Future<Output = Result<Response<Body>, ApiError>> + Send,
+{
+    lambda_http::run(service_fn(move |req: Request| {
+        let started = Instant::now();
+        let handled = handler(req);
+        async move { Ok::<_, Error>(route.respond(started, handled.await)) }
+    }))
+    .await
 }

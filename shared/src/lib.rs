@@ -1,7 +1,10 @@
-//! The iHome user API as a library: every Lambda function is `lambda::run(Route::X)`.
+//! The iHome user API as a library: domain types, the ports (traits `Store`, `SmsSender`,
+//! `AvatarStore`) with their AWS adapters, one module per route, and the Lambda start-up each
+//! function's `main` calls. Local-only adapters live in `ihome-local`, not here.
 
 pub mod app;
 pub mod avatars;
+pub mod aws_env;
 pub mod captcha;
 pub mod clock;
 pub mod config;

@@ -2,7 +2,7 @@
 //! HTTP 200 (never a 5xx, a panic or an empty body), and nothing is written.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use ihome::domain::sample_image;
+use ihome_tests::sample_image;
 use ihome_tests::{Part, Request, TestApp, multipart, unique_mobile};
 use serde_json::json;
 

@@ -1,4 +1,4 @@
-use ihome::domain::sample_image;
+use ihome_tests::sample_image;
 use ihome_tests::{AVATAR_BASE, Part, TestApp, unique_mobile};
 use serde_json::json;
 

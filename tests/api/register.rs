@@ -1,4 +1,5 @@
 use ihome::domain::{Mobile, SmsCode};
+use ihome::store::Store;
 use ihome_tests::{T0, TestApp, unique_mobile};
 use serde_json::json;
 

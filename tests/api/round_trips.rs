@@ -1,7 +1,7 @@
 //! DynamoDB requests per route on the success path, counted by an SDK interceptor.
 //! Requests a route sends concurrently (tokio::join!) share one round trip of latency.
 
-use ihome::domain::sample_image;
+use ihome_tests::sample_image;
 use ihome_tests::{Part, TestApp, unique_mobile};
 use serde_json::json;
 

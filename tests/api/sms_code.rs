@@ -1,4 +1,5 @@
 use ihome::domain::{Mobile, SmsCode};
+use ihome::store::Store;
 use ihome_tests::{T0, TestApp, sent_sms, unique, unique_mobile, unreachable_sdk_config};
 
 fn path(mobile: &str) -> String {

@@ -1,7 +1,9 @@
 //! Deploy checks: template.yaml, samconfig.toml, events/ and the README agree with the code
-//! (`drift`), and every event replays through the arm64 binaries `sam build` made (`replay`).
+//! (`drift`), every event replays through the arm64 binaries `sam build` made (`replay`), and a
+//! cold function opens its DynamoDB connection during init, not on its first request (`warm_up`).
 //! scripts/deploy-check.sh lints the template and builds those binaries first.
 
 mod drift;
 mod files;
 mod replay;
+mod warm_up;

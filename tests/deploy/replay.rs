@@ -30,7 +30,7 @@ fn now() -> i64 {
 }
 
 /// Function name → its `sam build` artifact, checked to be newer than every source file.
-fn artifacts(template: &Value) -> BTreeMap<String, PathBuf> {
+pub(crate) fn artifacts(template: &Value) -> BTreeMap<String, PathBuf> {
     let root = files::root();
     let newest_source =
         newest_mtime(&[root.join("shared"), root.join("functions"), root.join("Cargo.toml"), root.join("Cargo.lock")]);
@@ -81,7 +81,7 @@ fn newest_mtime(paths: &[PathBuf]) -> SystemTime {
 
 /// How to run an arm64 binary here: directly on arm64, else through qemu's user mode with the
 /// arm64 C runtime (both installed by scripts/deploy-check.sh).
-fn runner() -> (Option<PathBuf>, Vec<String>) {
+pub(crate) fn runner() -> (Option<PathBuf>, Vec<String>) {
     if cfg!(target_arch = "aarch64") {
         return (None, vec![]);
     }
@@ -133,7 +133,7 @@ fn must<T, E: std::fmt::Debug>(r: Result<T, E>, what: &str) -> T {
 }
 
 /// An account, created as register creates one (consuming an SMS code) with a first session.
-async fn seed_user(store: &Store, id: UserId, mobile: &str, password: &str, session: &SessionToken) {
+async fn seed_user(store: &DynamoStore, id: UserId, mobile: &str, password: &str, session: &SessionToken) {
     let mobile = Mobile::parse(mobile).unwrap_or_else(|| panic!("seed mobile {mobile}"));
     let code = SmsCode::generate();
     let t = now();
@@ -144,7 +144,7 @@ async fn seed_user(store: &Store, id: UserId, mobile: &str, password: &str, sess
 }
 
 /// Puts in place what the event's request presumes a person did before it.
-async fn seed_for(store: &Store, e: &EventFile, all: &[EventFile]) {
+async fn seed_for(store: &DynamoStore, e: &EventFile, all: &[EventFile]) {
     let ev = &e.json;
     let t = now();
     // A logged-in request: its session is live (again, after a logout event).
@@ -382,7 +382,7 @@ async fn every_event_replays_through_the_sam_build_binaries_under_a_lambda_runti
     let bucket = ihome_tests::unique("avatars").to_lowercase();
     let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
     s3.create_bucket().bucket(&bucket).send().await.expect("create the avatar bucket in moto");
-    let store = Store::Dynamo(DynamoStore::new(dynamo.clone(), table.clone()));
+    let store = DynamoStore::new(dynamo.clone(), table.clone());
     let mut demo_users = BTreeSet::new();
     let mut seeded = BTreeSet::new();
     for e in &events {

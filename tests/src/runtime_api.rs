@@ -56,6 +56,9 @@ struct State {
 }
 
 struct Shared {
+    /// Told each time the function asks for its next event: the first time ends its init.
+    polled: tokio::sync::Notify,
+    polls: std::sync::atomic::AtomicU64,
     queue: tokio::sync::Mutex<mpsc::Receiver<Pending>>,
     state: Mutex<State>,
     function_name: String,
@@ -76,6 +79,8 @@ impl RuntimeApi {
         let addr = listener.local_addr()?;
         let (tx, rx) = mpsc::channel(16);
         let shared = Arc::new(Shared {
+            polled: tokio::sync::Notify::new(),
+            polls: Default::default(),
             queue: tokio::sync::Mutex::new(rx),
             state: Mutex::new(State::default()),
             function_name: function_name.to_owned(),
@@ -122,6 +127,20 @@ impl RuntimeApi {
                 Err(format!("no answer to invocation {id} within {timeout:?} (the function did not call /response)"))
             }
         }
+    }
+
+    /// Waits until the function has asked for its first event, i.e. finished its init.
+    pub async fn wait_for_init(&self, timeout: Duration) -> Result<(), String> {
+        let polled = async {
+            loop {
+                let notified = self.shared.polled.notified();
+                if self.shared.polls.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(timeout, polled).await.map_err(|_| format!("no GET /next within {timeout:?}"))
     }
 
     /// The function's init error, if it reported one.
@@ -195,6 +214,8 @@ async fn route(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<F
 
 /// Long poll: blocks until an event is queued, then hands it over with Lambda's headers.
 async fn next(shared: &Shared) -> Response<Full<Bytes>> {
+    shared.polls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    shared.polled.notify_waiters();
     let pending = shared.queue.lock().await.recv().await;
     let Some(p) = pending else {
         return reply(StatusCode::GONE, "runtime API stopped");

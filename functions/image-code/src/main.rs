@@ -1,5 +1,10 @@
 //! Lambda entry point: `GET /api/v1.0/imagecode/{image_code_id}`.
-#[tokio::main]
-async fn main() -> Result<(), ihome::lambda::Error> {
-    ihome::lambda::run(ihome::Route::ImageCode).await
+use ihome::routes::image_code;
+use ihome::{Route, lambda};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda::Error> {
+    // DynamoDB alone: no SMS sender, no avatar store.
+    let app = lambda::init().await?.into_app((), ()).await;
+    lambda::serve(Route::ImageCode, move |req| async move { image_code::handle(app, &req).await }).await
 }

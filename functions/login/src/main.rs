@@ -1,5 +1,10 @@
 //! Lambda entry point: `POST /api/v1.0/sessions`.
-#[tokio::main]
-async fn main() -> Result<(), ihome::lambda::Error> {
-    ihome::lambda::run(ihome::Route::Login).await
+use ihome::routes::login;
+use ihome::{Route, lambda};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda::Error> {
+    // DynamoDB alone: no SMS sender, no avatar store.
+    let app = lambda::init().await?.into_app((), ()).await;
+    lambda::serve(Route::Login, move |req| async move { login::handle(app, &req).await }).await
 }

@@ -1,5 +1,10 @@
 //! Lambda entry point: `POST /api/v1.0/user/auth`.
-#[tokio::main]
-async fn main() -> Result<(), ihome::lambda::Error> {
-    ihome::lambda::run(ihome::Route::SetAuth).await
+use ihome::routes::set_auth;
+use ihome::{Route, lambda};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda::Error> {
+    // DynamoDB alone: no SMS sender, no avatar store.
+    let app = lambda::init().await?.into_app((), ()).await;
+    lambda::serve(Route::SetAuth, move |req| async move { set_auth::handle(app, &req).await }).await
 }

@@ -1,5 +1,10 @@
 //! Lambda entry point: `PUT /api/v1.0/user/name`.
-#[tokio::main]
-async fn main() -> Result<(), ihome::lambda::Error> {
-    ihome::lambda::run(ihome::Route::SetName).await
+use ihome::routes::set_name;
+use ihome::{Route, lambda};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda::Error> {
+    // DynamoDB alone: no SMS sender, no avatar store.
+    let app = lambda::init().await?.into_app((), ()).await;
+    lambda::serve(Route::SetName, move |req| async move { set_name::handle(app, &req).await }).await
 }

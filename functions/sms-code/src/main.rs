@@ -1,5 +1,13 @@
 //! Lambda entry point: `GET /api/v1.0/smscode/{mobile}`.
-#[tokio::main]
-async fn main() -> Result<(), ihome::lambda::Error> {
-    ihome::lambda::run(ihome::Route::SmsCode).await
+use ihome::routes::sms_code;
+use ihome::sms::SnsSender;
+use ihome::{Route, lambda};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda::Error> {
+    let init = lambda::init().await?;
+    // DynamoDB and SNS: the only clients this route calls.
+    let (sms, avatars) = (SnsSender::from_sdk(&init.sdk, &init.config), ());
+    let app = init.into_app(sms, avatars).await;
+    lambda::serve(Route::SmsCode, move |req| async move { sms_code::handle(app, &req).await }).await
 }

@@ -1,5 +1,13 @@
 //! Lambda entry point: `POST /api/v1.0/user/avatar`.
-#[tokio::main]
-async fn main() -> Result<(), ihome::lambda::Error> {
-    ihome::lambda::run(ihome::Route::UploadAvatar).await
+use ihome::avatars::S3Avatars;
+use ihome::routes::upload_avatar;
+use ihome::{Route, lambda};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda::Error> {
+    let init = lambda::init().await?;
+    // DynamoDB and S3: the only clients this route calls.
+    let (sms, avatars) = ((), S3Avatars::from_sdk(&init.sdk, &init.config));
+    let app = init.into_app(sms, avatars).await;
+    lambda::serve(Route::UploadAvatar, move |req| async move { upload_avatar::handle(app, &req).await }).await
 }

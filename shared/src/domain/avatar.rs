@@ -77,10 +77,6 @@ impl AvatarImage {
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
     }
-
-    pub fn into_bytes(self) -> Vec<u8> {
-        self.bytes
-    }
 }
 
 impl std::fmt::Debug for AvatarImage {
@@ -89,18 +85,18 @@ impl std::fmt::Debug for AvatarImage {
     }
 }
 
-/// Small real images in every accepted format, for tests.
-pub fn sample_image(format: ImageFormat) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(8, 8, |x, y| image::Rgb([(x * 30) as u8, (y * 30) as u8, 128]));
-    let mut out = Cursor::new(Vec::new());
-    // Writing to memory cannot fail for these encoders and sizes.
-    let _ = image::DynamicImage::ImageRgb8(img).write_to(&mut out, format);
-    out.into_inner()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Small real images in every accepted format.
+    fn sample_image(format: ImageFormat) -> Vec<u8> {
+        let img = image::RgbImage::from_fn(8, 8, |x, y| image::Rgb([(x * 30) as u8, (y * 30) as u8, 128]));
+        let mut out = Cursor::new(Vec::new());
+        // Writing to memory cannot fail for these encoders and sizes.
+        let _ = image::DynamicImage::ImageRgb8(img).write_to(&mut out, format);
+        out.into_inner()
+    }
 
     #[test]
     fn accepts_the_four_formats_by_their_bytes() {

@@ -8,7 +8,7 @@ mod profile;
 mod session;
 mod user;
 
-pub use avatar::{AvatarError, AvatarImage, sample_image};
+pub use avatar::{AvatarError, AvatarImage};
 pub use codes::{ImageCodeId, ImageCodeText, SmsCode};
 pub use mobile::Mobile;
 pub use password::{Password, PasswordError, PasswordHash};

@@ -6,8 +6,9 @@ use serde_json::json;
 use crate::app::App;
 use crate::error::ApiError;
 use crate::http;
+use crate::store::Store;
 
-pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle<S: Store, M: Sync, A: Sync>(app: &App<S, M, A>, req: &Request) -> Result<Response<Body>, ApiError> {
     let auth = app.authenticate(&http::require_token(req)?).await?;
     // A session whose user is gone is no login.
     let user = auth.user.ok_or_else(ApiError::session)?;

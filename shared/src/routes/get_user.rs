@@ -5,8 +5,9 @@ use lambda_http::{Body, Request, Response};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::http;
+use crate::store::Store;
 
-pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle<S: Store, M: Sync, A: Sync>(app: &App<S, M, A>, req: &Request) -> Result<Response<Body>, ApiError> {
     let auth = app.authenticate(&http::require_token(req)?).await?;
     let user = auth.user.ok_or_else(|| ApiError::no_data("无效操作"))?;
     Ok(http::ok_data(user.to_dict(app.config.utc_offset_hours)))

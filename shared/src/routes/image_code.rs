@@ -8,8 +8,9 @@ use crate::domain::{ImageCodeId, ImageCodeText};
 use crate::errno::Errno;
 use crate::error::ApiError;
 use crate::http;
+use crate::store::Store;
 
-pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle<S: Store, M: Sync, A: Sync>(app: &App<S, M, A>, req: &Request) -> Result<Response<Body>, ApiError> {
     let id = http::path_param(req, "image_code_id")
         .and_then(|s| ImageCodeId::parse(&s))
         .ok_or_else(|| ApiError::param("图片验证码编号格式错误"))?;
@@ -26,19 +27,5 @@ pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError
         .ok()
         .flatten()
         .ok_or_else(|| ApiError::infra(Errno::ServerErr, "生成图片验证码失败", &"captcha renderer failed"))?;
-    if let Some(path) = &app.captcha_echo {
-        echo_captcha(path, &id, &text).await;
-    }
     Ok(http::image("image/png", png))
-}
-
-/// Local runs: the answer goes to the console and a JSON-lines file, like the local SMS outbox.
-async fn echo_captcha(path: &std::path::Path, id: &ImageCodeId, text: &ImageCodeText) {
-    let line = serde_json::json!({ "id": id.as_str(), "text": text.as_str() }).to_string();
-    let path = path.to_owned();
-    let written = tokio::task::spawn_blocking(move || crate::sms::append_line(&path, &line)).await;
-    if !matches!(written, Ok(Ok(()))) {
-        tracing::warn!("could not append to the local captcha file");
-    }
-    crate::sms::console_line(&format!("[LOCAL captcha] {} -> {}", id.as_str(), text.as_str()));
 }

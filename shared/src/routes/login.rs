@@ -10,7 +10,7 @@ use crate::domain::{Mobile, Password, SessionToken};
 use crate::errno::Errno;
 use crate::error::ApiError;
 use crate::http;
-use crate::store::NewSession;
+use crate::store::{NewSession, Store};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -19,7 +19,7 @@ struct LoginBody {
     password: Option<String>,
 }
 
-pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle<S: Store, M: Sync, A: Sync>(app: &App<S, M, A>, req: &Request) -> Result<Response<Body>, ApiError> {
     let body: LoginBody = http::json_body(req)?;
     let (Some(mobile), Some(password)) = (http::given(body.mobile), body.password.filter(|p| !p.is_empty())) else {
         return Err(ApiError::incomplete());

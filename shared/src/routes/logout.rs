@@ -5,8 +5,9 @@ use lambda_http::{Body, Request, Response};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::http;
+use crate::store::Store;
 
-pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle<S: Store, M: Sync, A: Sync>(app: &App<S, M, A>, req: &Request) -> Result<Response<Body>, ApiError> {
     let token = http::require_token(req)?;
     let ended = app.store.end_session(&token, app.now()).await.map_err(ApiError::db("退出登录失败"))?;
     if !ended {

@@ -8,7 +8,7 @@ use crate::domain::{Mobile, Password, SessionToken, SmsCode, User, UserId};
 use crate::errno::Errno;
 use crate::error::ApiError;
 use crate::http;
-use crate::store::{CreateUserError, NewSession, NewUser};
+use crate::store::{CreateUserError, NewSession, NewUser, Store};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -19,7 +19,7 @@ struct RegisterBody {
     password2: Option<String>,
 }
 
-pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle<S: Store, M: Sync, A: Sync>(app: &App<S, M, A>, req: &Request) -> Result<Response<Body>, ApiError> {
     let body: RegisterBody = http::json_body(req)?;
     let (Some(mobile), Some(sms_code), Some(password)) =
         (http::given(body.mobile), http::given(body.sms_code), body.password.filter(|p| !p.is_empty()))

@@ -7,6 +7,7 @@ use crate::app::App;
 use crate::domain::{IdCard, RealName};
 use crate::error::ApiError;
 use crate::http;
+use crate::store::Store;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -15,7 +16,7 @@ struct AuthBody {
     id_card: Option<String>,
 }
 
-pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle<S: Store, M: Sync, A: Sync>(app: &App<S, M, A>, req: &Request) -> Result<Response<Body>, ApiError> {
     let token = http::require_token(req)?;
     let body: AuthBody = http::json_body(req)?;
     let (Some(real_name), Some(id_card)) = (http::given(body.real_name), http::given(body.id_card)) else {

@@ -9,7 +9,7 @@ use crate::domain::UserName;
 use crate::errno::Errno;
 use crate::error::ApiError;
 use crate::http;
-use crate::store::RenameError;
+use crate::store::{RenameError, Store};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -17,7 +17,7 @@ struct NameBody {
     name: Option<String>,
 }
 
-pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle<S: Store, M: Sync, A: Sync>(app: &App<S, M, A>, req: &Request) -> Result<Response<Body>, ApiError> {
     let token = http::require_token(req)?;
     let body: NameBody = http::json_body(req)?;
     let name = http::given(body.name).ok_or_else(ApiError::incomplete)?;

@@ -7,8 +7,13 @@ use crate::domain::{ImageCodeId, Mobile, SmsCode};
 use crate::errno::Errno;
 use crate::error::ApiError;
 use crate::http;
+use crate::sms::{self, SmsSender};
+use crate::store::Store;
 
-pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle<S: Store, M: SmsSender, A: Sync>(
+    app: &App<S, M, A>,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
     let (Some(mobile), Some(text), Some(id)) =
         (http::path_param(req, "mobile"), http::query_param(req, "text"), http::query_param(req, "id"))
     else {
@@ -39,7 +44,7 @@ pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError
     if !reserved {
         return Err(ApiError::new(Errno::ReqErr, format!("请求过于频繁，请{}秒后重试", cfg.sms_interval)));
     }
-    if let Err(e) = app.sms.send_code(&mobile, &code, cfg.sms_code_ttl / 60).await {
+    if let Err(e) = app.sms.send(&mobile, &sms::code_message(&code, cfg.sms_code_ttl / 60)).await {
         // Free the slot so the user can retry at once rather than wait out the interval.
         if let Err(release) = app.store.release_sms(&mobile, &code).await {
             tracing::error!(error = %release, "could not release unsent sms code");

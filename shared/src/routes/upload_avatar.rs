@@ -4,13 +4,17 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 use crate::app::App;
-use crate::avatars::{self, KEY_PREFIX};
+use crate::avatars::{self, AvatarStore, KEY_PREFIX};
 use crate::domain::AvatarImage;
 use crate::errno::Errno;
 use crate::error::ApiError;
 use crate::http;
+use crate::store::Store;
 
-pub async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle<S: Store, M: Sync, A: AvatarStore>(
+    app: &App<S, M, A>,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
     let token = http::require_token(req)?;
     // The session is read while the upload is parsed and checked: neither waits for the other.
     let image = async {

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update};
 
 use super::keys::{self, PK, TTL};
-use super::{Authenticated, CreateUserError, Credentials, NewSession, NewUser, RenameError, StoreError};
+use super::{Authenticated, CreateUserError, Credentials, NewSession, NewUser, RenameError, Store, StoreError};
 use crate::domain::{
     IdCard, ImageCodeId, ImageCodeText, Mobile, PasswordHash, RealName, SessionToken, SmsCode, User, UserId, UserName,
 };
@@ -59,20 +59,27 @@ impl DynamoStore {
         DynamoStore { client, table: table.into() }
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
+    /// The store for a function: its DynamoDB client from the function's SDK settings.
+    pub fn from_sdk(sdk: &aws_types::SdkConfig, config: &crate::config::Config) -> Self {
+        let mut conf = aws_sdk_dynamodb::config::Builder::from(sdk);
+        if let Some(url) = crate::aws_env::service_endpoint("DYNAMODB") {
+            conf = conf.endpoint_url(url);
+        }
+        Self::new(Client::from_conf(conf.build()), config.table.clone())
     }
 
-    pub fn table(&self) -> &str {
-        &self.table
+    /// Opens the connection to DynamoDB (DNS, TCP, TLS) with the cheapest call there is, so a cold
+    /// container's first request pays one round trip, not a handshake too. `DescribeEndpoints`
+    /// reads no table and no data; a failure here only costs the first request its handshake.
+    pub async fn warm_up(&self) {
+        if let Err(e) = self.client.describe_endpoints().send().await {
+            tracing::warn!(error = %DisplayErrorContext(&e), "DynamoDB warm-up call failed");
+        }
     }
+}
 
-    pub(super) async fn put_image_code(
-        &self,
-        id: &ImageCodeId,
-        text: &ImageCodeText,
-        expires_at: i64,
-    ) -> Result<(), StoreError> {
+impl Store for DynamoStore {
+    async fn put_image_code(&self, id: &ImageCodeId, text: &ImageCodeText, expires_at: i64) -> Result<(), StoreError> {
         self.client
             .put_item()
             .table_name(&self.table)
@@ -85,11 +92,7 @@ impl DynamoStore {
         Ok(())
     }
 
-    pub(super) async fn take_image_code(
-        &self,
-        id: &ImageCodeId,
-        now: i64,
-    ) -> Result<Option<ImageCodeText>, StoreError> {
+    async fn take_image_code(&self, id: &ImageCodeId, now: i64) -> Result<Option<ImageCodeText>, StoreError> {
         let res = self
             .client
             .delete_item()
@@ -110,7 +113,7 @@ impl DynamoStore {
             .and_then(|item| get_s(&item, "code").map(|c| ImageCodeText::from_stored(c.to_owned()))))
     }
 
-    pub(super) async fn mobile_registered(&self, mobile: &Mobile) -> Result<bool, StoreError> {
+    async fn mobile_registered(&self, mobile: &Mobile) -> Result<bool, StoreError> {
         let out = self
             .client
             .get_item()
@@ -125,7 +128,7 @@ impl DynamoStore {
         Ok(out.item.is_some())
     }
 
-    pub(super) async fn reserve_sms(
+    async fn reserve_sms(
         &self,
         mobile: &Mobile,
         code: &SmsCode,
@@ -154,7 +157,7 @@ impl DynamoStore {
         }
     }
 
-    pub(super) async fn release_sms(&self, mobile: &Mobile, code: &SmsCode) -> Result<(), StoreError> {
+    async fn release_sms(&self, mobile: &Mobile, code: &SmsCode) -> Result<(), StoreError> {
         let res = self
             .client
             .delete_item()
@@ -171,12 +174,7 @@ impl DynamoStore {
         }
     }
 
-    pub(super) async fn check_out_sms(
-        &self,
-        mobile: &Mobile,
-        now: i64,
-        max_attempts: u32,
-    ) -> Result<Option<SmsCode>, StoreError> {
+    async fn check_out_sms(&self, mobile: &Mobile, now: i64, max_attempts: u32) -> Result<Option<SmsCode>, StoreError> {
         // The try is spent before the comparison, so a burst of guesses gets at most max_attempts.
         let res = self
             .client
@@ -206,12 +204,7 @@ impl DynamoStore {
         }
     }
 
-    pub(super) async fn create_user(
-        &self,
-        user: &NewUser,
-        code: &SmsCode,
-        session: &NewSession,
-    ) -> Result<(), CreateUserError> {
+    async fn create_user(&self, user: &NewUser, code: &SmsCode, session: &NewSession) -> Result<(), CreateUserError> {
         let build = |e| StoreError::Backend { op: "create user", detail: DisplayErrorContext(&e).to_string() };
         let consume_code = Delete::builder()
             .table_name(&self.table)
@@ -277,16 +270,7 @@ impl DynamoStore {
         Err(CreateUserError::Store(backend("create user")(err)))
     }
 
-    fn session_put(&self, session: &NewSession) -> Result<Put, aws_sdk_dynamodb::error::BuildError> {
-        Put::builder()
-            .table_name(&self.table)
-            .item(PK, s(keys::session(&session.token_hash)))
-            .item("user_id", n(session.user_id.get()))
-            .item(TTL, n(session.expires_at))
-            .build()
-    }
-
-    pub(super) async fn credentials(&self, mobile: &Mobile) -> Result<Option<Credentials>, StoreError> {
+    async fn credentials(&self, mobile: &Mobile) -> Result<Option<Credentials>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -306,7 +290,7 @@ impl DynamoStore {
         }))
     }
 
-    pub(super) async fn reserve_login_attempt(
+    async fn reserve_login_attempt(
         &self,
         mobile: &Mobile,
         now: i64,
@@ -358,7 +342,7 @@ impl DynamoStore {
         Ok(false)
     }
 
-    pub(super) async fn clear_login_failures(&self, mobile: &Mobile) -> Result<(), StoreError> {
+    async fn clear_login_failures(&self, mobile: &Mobile) -> Result<(), StoreError> {
         self.client
             .delete_item()
             .table_name(&self.table)
@@ -369,7 +353,7 @@ impl DynamoStore {
         Ok(())
     }
 
-    pub(super) async fn put_session(&self, session: &NewSession) -> Result<(), StoreError> {
+    async fn put_session(&self, session: &NewSession) -> Result<(), StoreError> {
         let put = self.session_put(session).map_err(backend("put session"))?;
         self.client
             .put_item()
@@ -381,11 +365,7 @@ impl DynamoStore {
         Ok(())
     }
 
-    pub(super) async fn authenticate(
-        &self,
-        token: &SessionToken,
-        now: i64,
-    ) -> Result<Option<Authenticated>, StoreError> {
+    async fn authenticate(&self, token: &SessionToken, now: i64) -> Result<Option<Authenticated>, StoreError> {
         let session_key = keys::session(&token.hash());
         let user_key = keys::user(token.user_id());
         let items = self.batch_get(&[&session_key, &user_key], "authenticate").await?;
@@ -399,7 +379,7 @@ impl DynamoStore {
         Ok(Some(Authenticated { user_id: token.user_id(), user }))
     }
 
-    pub(super) async fn end_session(&self, token: &SessionToken, now: i64) -> Result<bool, StoreError> {
+    async fn end_session(&self, token: &SessionToken, now: i64) -> Result<bool, StoreError> {
         let res = self
             .client
             .delete_item()
@@ -418,7 +398,7 @@ impl DynamoStore {
         }
     }
 
-    pub(super) async fn set_avatar_url(&self, user_id: UserId, url: &str) -> Result<Option<String>, StoreError> {
+    async fn set_avatar_url(&self, user_id: UserId, url: &str) -> Result<Option<String>, StoreError> {
         let res = self
             .client
             .update_item()
@@ -440,7 +420,7 @@ impl DynamoStore {
         }
     }
 
-    pub(super) async fn rename(&self, user: &User, new: &UserName) -> Result<(), RenameError> {
+    async fn rename(&self, user: &User, new: &UserName) -> Result<(), RenameError> {
         let build = |e| StoreError::Backend { op: "rename", detail: DisplayErrorContext(&e).to_string() };
         let uid = n(user.id.get());
         let mut items = Vec::new();
@@ -500,12 +480,7 @@ impl DynamoStore {
         Err(RenameError::Store(backend("rename")(err)))
     }
 
-    pub(super) async fn set_real_name(
-        &self,
-        user_id: UserId,
-        real_name: &RealName,
-        id_card: &IdCard,
-    ) -> Result<bool, StoreError> {
+    async fn set_real_name(&self, user_id: UserId, real_name: &RealName, id_card: &IdCard) -> Result<bool, StoreError> {
         let res = self
             .client
             .update_item()
@@ -523,6 +498,17 @@ impl DynamoStore {
             Err(e) if conditional_failed(&e) => Ok(false),
             Err(e) => Err(backend("set real name")(e)),
         }
+    }
+}
+
+impl DynamoStore {
+    fn session_put(&self, session: &NewSession) -> Result<Put, aws_sdk_dynamodb::error::BuildError> {
+        Put::builder()
+            .table_name(&self.table)
+            .item(PK, s(keys::session(&session.token_hash)))
+            .item("user_id", n(session.user_id.get()))
+            .item(TTL, n(session.expires_at))
+            .build()
     }
 
     /// Consistent reads of a few items in one request, keyed by `pk`.

@@ -6,32 +6,41 @@ use crate::domain::{ImageCodeId, Mobile, TokenHash, UserId, UserName};
 pub const PK: &str = "pk";
 pub const TTL: &str = "expires_at";
 
+/// The type prefix of each item kind's key.
+pub const IMAGE_CODE_PREFIX: &str = "IMG#";
+pub const SMS_CODE_PREFIX: &str = "SMS#";
+pub const MOBILE_PREFIX: &str = "MOBILE#";
+pub const USER_PREFIX: &str = "USER#";
+pub const NAME_PREFIX: &str = "NAME#";
+pub const SESSION_PREFIX: &str = "SESSION#";
+pub const LOGIN_FAILURES_PREFIX: &str = "LOGINFAIL#";
+
 pub fn image_code(id: &ImageCodeId) -> String {
-    format!("IMG#{}", id.as_str())
+    format!("{IMAGE_CODE_PREFIX}{}", id.as_str())
 }
 
 pub fn sms_code(mobile: &Mobile) -> String {
-    format!("SMS#{}", mobile.as_str())
+    format!("{SMS_CODE_PREFIX}{}", mobile.as_str())
 }
 
 pub fn mobile(mobile: &Mobile) -> String {
-    format!("MOBILE#{}", mobile.as_str())
+    format!("{MOBILE_PREFIX}{}", mobile.as_str())
 }
 
 pub fn user(id: UserId) -> String {
-    format!("USER#{}", id.get())
+    format!("{USER_PREFIX}{}", id.get())
 }
 
 pub fn name(name: &UserName) -> String {
-    format!("NAME#{}", name.as_str())
+    format!("{NAME_PREFIX}{}", name.as_str())
 }
 
 pub fn session(hash: &TokenHash) -> String {
-    format!("SESSION#{}", hash.as_str())
+    format!("{SESSION_PREFIX}{}", hash.as_str())
 }
 
 pub fn login_failures(mobile: &Mobile) -> String {
-    format!("LOGINFAIL#{}", mobile.as_str())
+    format!("{LOGIN_FAILURES_PREFIX}{}", mobile.as_str())
 }
 
 #[cfg(test)]

@@ -2,13 +2,11 @@
 //! it with the database's own conditions and transactions, never by read-then-write.
 
 mod dynamo;
-#[cfg(feature = "embedded")]
-mod embedded;
 pub mod keys;
 
 pub use dynamo::DynamoStore;
-#[cfg(feature = "embedded")]
-pub use embedded::EmbeddedStore;
+
+use std::future::Future;
 
 use thiserror::Error;
 
@@ -88,145 +86,108 @@ pub struct Authenticated {
     pub user: Option<User>,
 }
 
-/// The storage backends. An enum, not a trait object: async methods stay plain and static.
-#[derive(Debug, Clone)]
-pub enum Store {
-    Dynamo(DynamoStore),
-    /// A durable file on local disk (redb), for running without AWS.
-    #[cfg(feature = "embedded")]
-    Embedded(EmbeddedStore),
-}
-
-macro_rules! dispatch {
-    ($self:ident, $s:ident => $call:expr) => {
-        match $self {
-            Store::Dynamo($s) => $call,
-            #[cfg(feature = "embedded")]
-            Store::Embedded($s) => $call,
-        }
-    };
-}
-
-impl Store {
+/// The data operations the routes need: the port every store adapter implements (DynamoDB here,
+/// the embedded redb store in `ihome-local`). Futures are `Send` so handlers run on any executor.
+pub trait Store: Send + Sync {
     /// Saves a captcha answer for `ttl` seconds, replacing one under the same id.
-    pub async fn put_image_code(
+    fn put_image_code(
         &self,
         id: &ImageCodeId,
         text: &ImageCodeText,
         expires_at: i64,
-    ) -> Result<(), StoreError> {
-        dispatch!(self, s => s.put_image_code(id, text, expires_at).await)
-    }
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Removes a captcha and returns its answer: of racing callers, exactly one gets it.
     /// Expired answers come back as `None`.
-    pub async fn take_image_code(&self, id: &ImageCodeId, now: i64) -> Result<Option<ImageCodeText>, StoreError> {
-        dispatch!(self, s => s.take_image_code(id, now).await)
-    }
+    fn take_image_code(
+        &self,
+        id: &ImageCodeId,
+        now: i64,
+    ) -> impl Future<Output = Result<Option<ImageCodeText>, StoreError>> + Send;
 
-    pub async fn mobile_registered(&self, mobile: &Mobile) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.mobile_registered(mobile).await)
-    }
+    fn mobile_registered(&self, mobile: &Mobile) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Stores a fresh SMS code unless one was sent less than `interval` seconds ago.
     /// Returns false when throttled; of racing callers, exactly one is not.
-    pub async fn reserve_sms(
+    fn reserve_sms(
         &self,
         mobile: &Mobile,
         code: &SmsCode,
         now: i64,
         ttl: i64,
         interval: i64,
-    ) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.reserve_sms(mobile, code, now, ttl, interval).await)
-    }
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Drops a stored code that could not be sent, so a retry is not throttled.
-    pub async fn release_sms(&self, mobile: &Mobile, code: &SmsCode) -> Result<(), StoreError> {
-        dispatch!(self, s => s.release_sms(mobile, code).await)
-    }
+    fn release_sms(&self, mobile: &Mobile, code: &SmsCode) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Spends one of the code's tries and returns the stored code to compare with, or `None`
     /// when there is no live code (missing, expired, or its tries used up). At most
     /// `max_attempts` callers ever see a code, however many race.
-    pub async fn check_out_sms(
+    fn check_out_sms(
         &self,
         mobile: &Mobile,
         now: i64,
         max_attempts: u32,
-    ) -> Result<Option<SmsCode>, StoreError> {
-        dispatch!(self, s => s.check_out_sms(mobile, now, max_attempts).await)
-    }
+    ) -> impl Future<Output = Result<Option<SmsCode>, StoreError>> + Send;
 
     /// Creates the account and its first session in one transaction that also consumes `code`:
     /// one account per mobile, one use per code, nothing half-written.
-    pub async fn create_user(
+    fn create_user(
         &self,
         user: &NewUser,
         code: &SmsCode,
         session: &NewSession,
-    ) -> Result<(), CreateUserError> {
-        dispatch!(self, s => s.create_user(user, code, session).await)
-    }
+    ) -> impl Future<Output = Result<(), CreateUserError>> + Send;
 
     /// The credentials of a mobile, if it has an account.
-    pub async fn credentials(&self, mobile: &Mobile) -> Result<Option<Credentials>, StoreError> {
-        dispatch!(self, s => s.credentials(mobile).await)
-    }
+    fn credentials(&self, mobile: &Mobile) -> impl Future<Output = Result<Option<Credentials>, StoreError>> + Send;
 
     /// Takes one of the `max` login attempts a mobile has per `window` seconds, before the
     /// password is checked: false when none is left. Success clears the count
     /// (`clear_login_failures`), so what stays counted are failures; and however many requests
     /// race, no more than `max` guesses per window are ever checked.
-    pub async fn reserve_login_attempt(
+    fn reserve_login_attempt(
         &self,
         mobile: &Mobile,
         now: i64,
         window: i64,
         max: u32,
-    ) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.reserve_login_attempt(mobile, now, window, max).await)
-    }
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    pub async fn clear_login_failures(&self, mobile: &Mobile) -> Result<(), StoreError> {
-        dispatch!(self, s => s.clear_login_failures(mobile).await)
-    }
+    fn clear_login_failures(&self, mobile: &Mobile) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    pub async fn put_session(&self, session: &NewSession) -> Result<(), StoreError> {
-        dispatch!(self, s => s.put_session(session).await)
-    }
+    fn put_session(&self, session: &NewSession) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The token's live session with its user, read together; `None` when the session is
     /// missing, expired, ended, or not the token's user's.
-    pub async fn authenticate(&self, token: &SessionToken, now: i64) -> Result<Option<Authenticated>, StoreError> {
-        dispatch!(self, s => s.authenticate(token, now).await)
-    }
+    fn authenticate(
+        &self,
+        token: &SessionToken,
+        now: i64,
+    ) -> impl Future<Output = Result<Option<Authenticated>, StoreError>> + Send;
 
     /// Points the user at a new avatar URL and returns the one it replaced (`""` for none), or
     /// `None` when the user is gone.
-    pub async fn set_avatar_url(&self, user_id: UserId, url: &str) -> Result<Option<String>, StoreError> {
-        dispatch!(self, s => s.set_avatar_url(user_id, url).await)
-    }
+    fn set_avatar_url(
+        &self,
+        user_id: UserId,
+        url: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
 
     /// Renames `user` (as read) to `new`: names are unique through a guard item per name, claimed
     /// and released in the same transaction. Mobile-shaped names have no guard: only the owner of
     /// that mobile may use one.
-    pub async fn rename(&self, user: &User, new: &UserName) -> Result<(), RenameError> {
-        dispatch!(self, s => s.rename(user, new).await)
-    }
+    fn rename(&self, user: &User, new: &UserName) -> impl Future<Output = Result<(), RenameError>> + Send;
 
     /// Sets the real-name record once: false when the user already has one (or is gone).
-    pub async fn set_real_name(
+    fn set_real_name(
         &self,
         user_id: UserId,
         real_name: &RealName,
         id_card: &IdCard,
-    ) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.set_real_name(user_id, real_name, id_card).await)
-    }
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Ends a live session; false when there was none to end.
-    pub async fn end_session(&self, token: &SessionToken, now: i64) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.end_session(token, now).await)
-    }
+    fn end_session(&self, token: &SessionToken, now: i64) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }

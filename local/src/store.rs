@@ -1,18 +1,20 @@
-//! The embedded backend for local runs: one redb file, one table of the same keys as DynamoDB.
+//! The embedded store for local runs: one redb file, one table of the same keys as DynamoDB.
 //!
-//! redb runs one write transaction at a time and commits durably (fsync) before returning, so
-//! every operation below is atomic and serialisable: the invariants hold under any concurrency,
-//! and an acknowledged write survives a crash or restart.
+//! redb runs one write transaction at a time, so every operation below is atomic and
+//! serialisable: the invariants hold under any concurrency. Writes commit durably (fsync) before
+//! returning, so an acknowledged account, session or code survives a crash or restart; the one
+//! exception is a new captcha, which a crash may lose at the cost of one refresh (and no fsync).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use ihome::store::{
+    Authenticated, CreateUserError, Credentials, NewSession, NewUser, RenameError, Store, StoreError, keys,
+};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use super::keys;
-use super::{Authenticated, CreateUserError, Credentials, NewSession, NewUser, RenameError, StoreError};
-use crate::domain::{
+use ihome::domain::{
     IdCard, ImageCodeId, ImageCodeText, Mobile, PasswordHash, RealName, SessionToken, SmsCode, User, UserId, UserName,
 };
 
@@ -21,6 +23,9 @@ const ITEMS: TableDefinition<&str, &[u8]> = TableDefinition::new("items");
 #[derive(Clone)]
 pub struct EmbeddedStore {
     db: Arc<Database>,
+    /// Where captcha answers are echoed (console and this JSON-lines file), so scripts and tests
+    /// can drive the API without reading images.
+    captcha_echo: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -117,18 +122,34 @@ impl EmbeddedStore {
         let txn = db.begin_write().map_err(|e| backend("open")(e.into()))?;
         txn.open_table(ITEMS).map_err(|e| backend("open")(e.into()))?;
         txn.commit().map_err(|e| backend("open")(e.into()))?;
-        Ok(EmbeddedStore { db: Arc::new(db) })
+        Ok(EmbeddedStore { db: Arc::new(db), captcha_echo: None })
     }
 
-    /// Runs `f` in one write transaction on the blocking pool.
+    /// Echoes every captcha answer stored to the console and appends it to `file`.
+    pub fn with_captcha_echo(mut self, file: impl Into<PathBuf>) -> Self {
+        self.captcha_echo = Some(file.into());
+        self
+    }
+
+    /// Runs `f` in one durable write transaction on the blocking pool.
     async fn write<T, F>(&self, op: &'static str, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.write_with(op, Durability::Immediate, f).await
+    }
+
+    /// Runs `f` in one write transaction of the given durability on the blocking pool.
+    async fn write_with<T, F>(&self, op: &'static str, durability: Durability, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || {
-            let txn = db.begin_write().map_err(|e| backend(op)(e.into()))?;
+            let mut txn = db.begin_write().map_err(|e| backend(op)(e.into()))?;
+            txn.set_durability(durability).map_err(|e| StoreError::Backend { op, detail: e.to_string() })?;
             let (out, dirty) = {
                 let table = txn.open_table(ITEMS).map_err(|e| backend(op)(e.into()))?;
                 let mut tx = Tx { table, dirty: false, op };
@@ -176,22 +197,21 @@ impl EmbeddedStore {
         let raw = self.read_raw(op, vec![key]).await?.pop().flatten();
         decode(op, raw)
     }
+}
 
-    pub(super) async fn put_image_code(
-        &self,
-        id: &ImageCodeId,
-        text: &ImageCodeText,
-        expires_at: i64,
-    ) -> Result<(), StoreError> {
+impl Store for EmbeddedStore {
+    async fn put_image_code(&self, id: &ImageCodeId, text: &ImageCodeText, expires_at: i64) -> Result<(), StoreError> {
         let (key, item) = (keys::image_code(id), ImageCodeItem { code: text.as_str().to_owned(), expires_at });
-        self.write("put image code", move |tx| tx.put(&key, &item)).await
+        // A captcha lost in a crash costs one refresh: no fsync for it (the next durable commit
+        // persists it anyway). Everything else commits durably.
+        self.write_with("put image code", Durability::None, move |tx| tx.put(&key, &item)).await?;
+        if let Some(file) = &self.captcha_echo {
+            crate::outbox::echo_captcha(file, id, text).await;
+        }
+        Ok(())
     }
 
-    pub(super) async fn take_image_code(
-        &self,
-        id: &ImageCodeId,
-        now: i64,
-    ) -> Result<Option<ImageCodeText>, StoreError> {
+    async fn take_image_code(&self, id: &ImageCodeId, now: i64) -> Result<Option<ImageCodeText>, StoreError> {
         let key = keys::image_code(id);
         self.write("take image code", move |tx| {
             let item: Option<ImageCodeItem> = tx.get(&key)?;
@@ -203,11 +223,11 @@ impl EmbeddedStore {
         .await
     }
 
-    pub(super) async fn mobile_registered(&self, mobile: &Mobile) -> Result<bool, StoreError> {
+    async fn mobile_registered(&self, mobile: &Mobile) -> Result<bool, StoreError> {
         Ok(self.read_one::<MobileItem>("read mobile", keys::mobile(mobile)).await?.is_some())
     }
 
-    pub(super) async fn reserve_sms(
+    async fn reserve_sms(
         &self,
         mobile: &Mobile,
         code: &SmsCode,
@@ -229,7 +249,7 @@ impl EmbeddedStore {
         .await
     }
 
-    pub(super) async fn release_sms(&self, mobile: &Mobile, code: &SmsCode) -> Result<(), StoreError> {
+    async fn release_sms(&self, mobile: &Mobile, code: &SmsCode) -> Result<(), StoreError> {
         let (key, code) = (keys::sms_code(mobile), code.as_str().to_owned());
         self.write("release sms", move |tx| {
             if tx.get::<SmsItem>(&key)?.is_some_and(|c| c.code == code) {
@@ -240,12 +260,7 @@ impl EmbeddedStore {
         .await
     }
 
-    pub(super) async fn check_out_sms(
-        &self,
-        mobile: &Mobile,
-        now: i64,
-        max_attempts: u32,
-    ) -> Result<Option<SmsCode>, StoreError> {
+    async fn check_out_sms(&self, mobile: &Mobile, now: i64, max_attempts: u32) -> Result<Option<SmsCode>, StoreError> {
         let key = keys::sms_code(mobile);
         self.write("check out sms", move |tx| {
             let Some(mut item) = tx.get::<SmsItem>(&key)? else { return Ok(None) };
@@ -259,12 +274,7 @@ impl EmbeddedStore {
         .await
     }
 
-    pub(super) async fn create_user(
-        &self,
-        user: &NewUser,
-        code: &SmsCode,
-        session: &NewSession,
-    ) -> Result<(), CreateUserError> {
+    async fn create_user(&self, user: &NewUser, code: &SmsCode, session: &NewSession) -> Result<(), CreateUserError> {
         let sms_key = keys::sms_code(&user.mobile);
         let mobile_key = keys::mobile(&user.mobile);
         let user_key = keys::user(user.id);
@@ -301,7 +311,7 @@ impl EmbeddedStore {
         .await?
     }
 
-    pub(super) async fn credentials(&self, mobile: &Mobile) -> Result<Option<Credentials>, StoreError> {
+    async fn credentials(&self, mobile: &Mobile) -> Result<Option<Credentials>, StoreError> {
         let Some(m) = self.read_one::<MobileItem>("read credentials", keys::mobile(mobile)).await? else {
             return Ok(None);
         };
@@ -311,7 +321,7 @@ impl EmbeddedStore {
         }))
     }
 
-    pub(super) async fn reserve_login_attempt(
+    async fn reserve_login_attempt(
         &self,
         mobile: &Mobile,
         now: i64,
@@ -335,22 +345,18 @@ impl EmbeddedStore {
         .await
     }
 
-    pub(super) async fn clear_login_failures(&self, mobile: &Mobile) -> Result<(), StoreError> {
+    async fn clear_login_failures(&self, mobile: &Mobile) -> Result<(), StoreError> {
         let key = keys::login_failures(mobile);
         self.write("clear login failures", move |tx| tx.remove(&key)).await
     }
 
-    pub(super) async fn put_session(&self, session: &NewSession) -> Result<(), StoreError> {
+    async fn put_session(&self, session: &NewSession) -> Result<(), StoreError> {
         let key = keys::session(&session.token_hash);
         let item = SessionItem { user_id: session.user_id.get(), expires_at: session.expires_at };
         self.write("put session", move |tx| tx.put(&key, &item)).await
     }
 
-    pub(super) async fn authenticate(
-        &self,
-        token: &SessionToken,
-        now: i64,
-    ) -> Result<Option<Authenticated>, StoreError> {
+    async fn authenticate(&self, token: &SessionToken, now: i64) -> Result<Option<Authenticated>, StoreError> {
         let (session, user) = self
             .read_pair::<SessionItem, UserItem>(
                 "authenticate",
@@ -366,7 +372,7 @@ impl EmbeddedStore {
         Ok(Some(Authenticated { user_id: token.user_id(), user }))
     }
 
-    pub(super) async fn end_session(&self, token: &SessionToken, now: i64) -> Result<bool, StoreError> {
+    async fn end_session(&self, token: &SessionToken, now: i64) -> Result<bool, StoreError> {
         let key = keys::session(&token.hash());
         let uid = token.user_id().get();
         self.write("end session", move |tx| {
@@ -379,7 +385,7 @@ impl EmbeddedStore {
         .await
     }
 
-    pub(super) async fn set_avatar_url(&self, user_id: UserId, url: &str) -> Result<Option<String>, StoreError> {
+    async fn set_avatar_url(&self, user_id: UserId, url: &str) -> Result<Option<String>, StoreError> {
         let (key, url) = (keys::user(user_id), url.to_owned());
         self.write("set avatar url", move |tx| {
             let Some(mut user) = tx.get::<UserItem>(&key)? else { return Ok(None) };
@@ -390,7 +396,7 @@ impl EmbeddedStore {
         .await
     }
 
-    pub(super) async fn rename(&self, user: &User, new: &UserName) -> Result<(), RenameError> {
+    async fn rename(&self, user: &User, new: &UserName) -> Result<(), RenameError> {
         let user_key = keys::user(user.id);
         let uid = user.id.get();
         let old_name = user.name.clone();
@@ -421,12 +427,7 @@ impl EmbeddedStore {
         .await?
     }
 
-    pub(super) async fn set_real_name(
-        &self,
-        user_id: UserId,
-        real_name: &RealName,
-        id_card: &IdCard,
-    ) -> Result<bool, StoreError> {
+    async fn set_real_name(&self, user_id: UserId, real_name: &RealName, id_card: &IdCard) -> Result<bool, StoreError> {
         let key = keys::user(user_id);
         let (name, id) = (real_name.as_str().to_owned(), id_card.as_str().to_owned());
         self.write("set real name", move |tx| {

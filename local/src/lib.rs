@@ -1,0 +1,14 @@
+//! `ihome-local` as a library: the local adapters of the ports (embedded redb store, console
+//! SMS outbox, avatar folder) and the HTTP server that serves every route with them. The binary
+//! (`main.rs`) parses options and starts it; the tests use the adapters in-process.
+
+pub mod avatar_dir;
+pub mod backends;
+pub mod outbox;
+pub mod server;
+pub mod statics;
+pub mod store;
+
+pub use avatar_dir::AvatarDir;
+pub use outbox::ConsoleSms;
+pub use store::EmbeddedStore;

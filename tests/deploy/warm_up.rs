@@ -1,0 +1,168 @@
+//! No TLS handshake on a cold container's first request: the function opens its DynamoDB
+//! connection during init. Shown against moto served over HTTPS (a certificate this test makes
+//! and the function trusts), through a TCP proxy that counts the connections opened to it.
+//!
+//! moto's own server (werkzeug) closes every connection after one answer, which would hide
+//! reuse, so moto's application is served here with keep-alive, as AWS serves it
+//! (`scripts/moto_server.py --keep-alive`).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use ihome_tests::runtime_api::{FunctionProcess, Outcome};
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use serde_json::Value;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::{files, replay};
+
+/// A CA, and a server certificate for 127.0.0.1 it signed: (CA PEM, server cert PEM, key PEM).
+fn certificates() -> (String, String, String) {
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "ihome warm-up test CA");
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().expect("CA key")).expect("CA certificate");
+    let key = KeyPair::generate().expect("server key");
+    let server = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .expect("server params")
+        .signed_by(&key, &ca)
+        .expect("server certificate");
+    (ca.pem(), server.pem(), key.serialize_pem())
+}
+
+/// moto on HTTPS (`-c`/`-k`) with keep-alive, in the linearizable wrapper the test command runs.
+struct TlsMoto {
+    child: tokio::process::Child,
+    port: u16,
+}
+
+impl TlsMoto {
+    async fn start(dir: &Path, cert: &str, key: &str) -> TlsMoto {
+        let root = files::root();
+        let (cert_file, key_file) = (dir.join("server.pem"), dir.join("server.key"));
+        std::fs::write(&cert_file, cert).expect("write cert");
+        std::fs::write(&key_file, key).expect("write key");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        let child = tokio::process::Command::new(root.join(".venv-moto/bin/python"))
+            .arg(root.join("scripts/moto_server.py"))
+            .args(["--keep-alive", "-H", "127.0.0.1", "-p", &port.to_string(), "-c"])
+            .arg(&cert_file)
+            .arg("-k")
+            .arg(&key_file)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start moto over HTTPS (.venv-moto is made by scripts/test.sh)");
+        for _ in 0..150 {
+            if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return TlsMoto { child, port };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("moto over HTTPS did not start on port {port}");
+    }
+}
+
+/// Forwards every connection to `target`, counting connections and bytes sent to it.
+struct CountingProxy {
+    port: u16,
+    connections: Arc<AtomicUsize>,
+    bytes_up: Arc<AtomicUsize>,
+}
+
+impl CountingProxy {
+    async fn start(target: u16) -> CountingProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let port = listener.local_addr().expect("proxy addr").port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let bytes_up = Arc::new(AtomicUsize::new(0));
+        let (c, b) = (connections.clone(), bytes_up.clone());
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                c.fetch_add(1, Ordering::SeqCst);
+                let b = b.clone();
+                tokio::spawn(async move {
+                    let Ok(server) = TcpStream::connect(("127.0.0.1", target)).await else { return };
+                    let (mut cr, mut cw) = client.into_split();
+                    let (mut sr, mut sw) = server.into_split();
+                    let up = async {
+                        let mut buf = vec![0u8; 16 * 1024];
+                        loop {
+                            let n = match tokio::io::AsyncReadExt::read(&mut cr, &mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            b.fetch_add(n, Ordering::SeqCst);
+                            if tokio::io::AsyncWriteExt::write_all(&mut sw, &buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                        let _ = tokio::io::AsyncWriteExt::shutdown(&mut sw).await;
+                    };
+                    let down = async {
+                        let _ = tokio::io::copy(&mut sr, &mut cw).await;
+                        let _ = tokio::io::AsyncWriteExt::shutdown(&mut cw).await;
+                    };
+                    tokio::join!(up, down);
+                });
+            }
+        });
+        CountingProxy { port, connections, bytes_up }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cold_functions_first_request_opens_no_new_tls_connection() {
+    let template = files::template();
+    let artifacts = replay::artifacts(&template);
+    let artifact = artifacts.get("get-user").expect("get-user's sam build artifact");
+    let dir = std::env::temp_dir().join(ihome_tests::unique("warm-up"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (ca, cert, key) = certificates();
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, &ca).expect("write CA");
+    let moto = TlsMoto::start(&dir, &cert, &key).await;
+    let proxy = CountingProxy::start(moto.port).await;
+
+    let (program, prefix) = replay::runner();
+    let (prog, args) = match &program {
+        Some(q) => (q.clone(), [prefix, vec![artifact.display().to_string()]].concat()),
+        None => (artifact.clone(), vec![]),
+    };
+    let env: Vec<(String, String)> = [
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+        ("AWS_ENDPOINT_URL", format!("https://127.0.0.1:{}", proxy.port)),
+        // The function trusts this test's CA and nothing else (rustls-native-certs reads it).
+        ("SSL_CERT_FILE", ca_file.display().to_string()),
+        ("IHOME_TABLE", ihome_tests::unique("warm-up")),
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let mut process = FunctionProcess::spawn("get-user", &prog, &args, &env).await.expect("start get-user");
+    process
+        .api
+        .wait_for_init(Duration::from_secs(60))
+        .await
+        .unwrap_or_else(|e| panic!("get-user did not finish its init: {e}\n{}", process.output().join("\n")));
+    let after_init = (proxy.connections.load(Ordering::SeqCst), proxy.bytes_up.load(Ordering::SeqCst));
+    assert_eq!(after_init.0, 1, "init opens exactly one connection to DynamoDB:\n{}", process.output().join("\n"));
+
+    let event: Value = serde_json::from_str(&files::read("events/get-user.json")).expect("events/get-user.json");
+    let outcome = process.invoke(&event, Duration::from_secs(60)).await.expect("an answer");
+    let Outcome::Response(resp) = outcome else { panic!("get-user failed: {outcome:?}") };
+    let body: Value = serde_json::from_str(resp["body"].as_str().unwrap_or_default()).expect("an envelope");
+    // The table does not exist in this moto: the request reached DynamoDB and came back DBERR.
+    assert_eq!(body["errno"], "4001", "{body}");
+    let after_invoke = (proxy.connections.load(Ordering::SeqCst), proxy.bytes_up.load(Ordering::SeqCst));
+    assert!(after_invoke.1 > after_init.1, "the invocation's DynamoDB request went through the proxy");
+    assert_eq!(after_invoke.0, 1, "the first request reused init's connection: no new TLS handshake");
+    process.stop().await;
+    drop(moto.child);
+}
