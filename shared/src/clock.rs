@@ -1,8 +1,5 @@
 //! Time as seconds since the Unix epoch, behind a trait so tests can expire things without sleeping.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
-
 pub trait Clock: Send + Sync {
     /// Seconds since the Unix epoch.
     fn now(&self) -> i64;
@@ -14,25 +11,5 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> i64 {
         time::OffsetDateTime::now_utc().unix_timestamp()
-    }
-}
-
-/// A clock that only moves when told to. Cloning shares the same time.
-#[derive(Debug, Clone)]
-pub struct ManualClock(Arc<AtomicI64>);
-
-impl ManualClock {
-    pub fn new(start: i64) -> Self {
-        ManualClock(Arc::new(AtomicI64::new(start)))
-    }
-
-    pub fn advance(&self, secs: i64) {
-        self.0.fetch_add(secs, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
     }
 }

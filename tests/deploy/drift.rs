@@ -540,3 +540,35 @@ fn the_avatar_event_carries_a_base64_multipart_png() {
     let png = image::load_from_memory(&body[start..body.len() - boundary.len() - 8]).expect("the PNG decodes");
     assert!(png.width() > 0 && png.height() > 0);
 }
+
+/// The table the local server and the tests create (`ihome_local::backends::create_table`, the
+/// one definition outside the stack) is the template's: created in moto, then described.
+#[tokio::test]
+async fn the_table_the_local_server_and_tests_create_is_the_templates() {
+    let t = files::template();
+    let table = &t["Resources"]["Table"]["Properties"];
+    let sdk = ihome_tests::sdk_config().await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let name = ihome_tests::unique("definition");
+    ihome_local::backends::create_table(&client, &name).await.expect("create the table in moto");
+    let described = client.describe_table().table_name(&name).send().await.expect("describe table");
+    let d = described.table.expect("a table description");
+    let keys: Vec<Value> = d
+        .key_schema()
+        .iter()
+        .map(|k| json!({"AttributeName": k.attribute_name(), "KeyType": k.key_type().as_str()}))
+        .collect();
+    let attrs: Vec<Value> = d
+        .attribute_definitions()
+        .iter()
+        .map(|a| json!({"AttributeName": a.attribute_name(), "AttributeType": a.attribute_type().as_str()}))
+        .collect();
+    assert_eq!(Value::Array(keys), table["KeySchema"], "key schema");
+    assert_eq!(Value::Array(attrs), table["AttributeDefinitions"], "attribute definitions");
+    let billing = d.billing_mode_summary().and_then(|b| b.billing_mode()).map(|b| b.as_str().to_owned());
+    assert_eq!(billing.as_deref(), table["BillingMode"].as_str(), "billing mode");
+    let ttl = client.describe_time_to_live().table_name(&name).send().await.expect("describe TTL");
+    let ttl = ttl.time_to_live_description.expect("a TTL description");
+    assert_eq!(ttl.attribute_name(), table["TimeToLiveSpecification"]["AttributeName"].as_str(), "TTL attribute");
+    assert_eq!(ttl.time_to_live_status().map(|s| s.as_str()), Some("ENABLED"), "TTL on");
+}

@@ -7,13 +7,13 @@ use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use ihome::App;
 use ihome::avatars::S3Avatars;
-use ihome::clock::ManualClock;
 use ihome::config::Config;
 use ihome::sms::SnsSender;
 use ihome::store::{DynamoStore, keys};
 use serde_json::json;
 
 use crate::client::Client;
+use crate::clock::ManualClock;
 use crate::counting::CallCounter;
 use crate::emulator::{create_table, sdk_config, unique, unique_mobile};
 

@@ -1,4 +1,5 @@
-//! Test harness, by concern: the emulator (`emulator`), a fresh app per test (`app`), a
+//! Test harness, by concern: the emulator (`emulator`), a fresh app per test (`app`) with its
+//! clock (`clock`), a
 //! browser-like client sending API Gateway events (`client`, `response`), request bodies
 //! (`multipart`), SMS read back from moto (`sms`), DynamoDB call counting (`counting`), log
 //! capture (`logs`) and a Lambda runtime API for the release binaries (`runtime_api`).
@@ -8,6 +9,7 @@
 
 pub mod app;
 pub mod client;
+pub mod clock;
 pub mod counting;
 pub mod emulator;
 pub mod logs;
