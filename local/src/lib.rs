@@ -1,10 +1,12 @@
 //! `ihome-local` as a library: the local adapters of the ports (embedded redb store, console
-//! SMS outbox, avatar folder) and the HTTP server that serves every route with them. The binary
+//! SMS outbox, avatar folder), every route's handler in one dispatch (`routes`), and the HTTP
+//! server that serves them. The binary
 //! (`main.rs`) parses options and starts it; the tests use the adapters in-process.
 
 pub mod avatar_dir;
 pub mod backends;
 pub mod outbox;
+pub mod routes;
 pub mod server;
 pub mod statics;
 pub mod store;

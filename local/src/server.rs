@@ -146,7 +146,7 @@ async fn api<S: Store, M: SmsSender, A: AvatarStore>(
     let request = lambda_http::Request::from_parts(parts, body)
         .with_path_parameters(QueryMap::from(path_params))
         .with_query_string_parameters(query);
-    let resp = route.handle(app, request).await;
+    let resp = crate::routes::handle(route, app, request).await;
     resp.map(|b| Full::new(Bytes::copy_from_slice(b.as_ref())))
 }
 

@@ -113,7 +113,7 @@ impl Client {
         };
         let event = self.event(route, &params, &req);
         let request = lambda_http::request::from_str(&event.to_string()).expect("event parses");
-        let resp = counting::CURRENT_ROUTE.scope(route, route.handle(&self.app, request)).await;
+        let resp = counting::CURRENT_ROUTE.scope(route, ihome_local::routes::handle(route, &self.app, request)).await;
         let violations = self.calls.violations();
         assert!(violations.is_empty(), "calls outside the IAM policy: {violations:?}");
         let resp = Response::from_http(resp);

@@ -1,5 +1,5 @@
 //! Lambda entry point: `GET /api/v1.0/imagecode/{image_code_id}`.
-use ihome::routes::image_code;
+//! The route itself is this crate's library (`src/lib.rs`); this builds its ports and serves it.
 use ihome::{Route, lambda};
 
 #[tokio::main(flavor = "current_thread")]

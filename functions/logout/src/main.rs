@@ -1,5 +1,5 @@
 //! Lambda entry point: `DELETE /api/v1.0/session and DELETE /api/v1.0/sessions`.
-use ihome::routes::logout;
+//! The route itself is this crate's library (`src/lib.rs`); this builds its ports and serves it.
 use ihome::{Route, lambda};
 
 #[tokio::main(flavor = "current_thread")]

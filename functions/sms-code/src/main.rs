@@ -1,5 +1,5 @@
 //! Lambda entry point: `GET /api/v1.0/smscode/{mobile}`.
-use ihome::routes::sms_code;
+//! The route itself is this crate's library (`src/lib.rs`); this builds its ports and serves it.
 use ihome::sms::SnsSender;
 use ihome::{Route, lambda};
 

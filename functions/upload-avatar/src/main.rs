@@ -1,6 +1,6 @@
 //! Lambda entry point: `POST /api/v1.0/user/avatar`.
+//! The route itself is this crate's library (`src/lib.rs`); this builds its ports and serves it.
 use ihome::avatars::S3Avatars;
-use ihome::routes::upload_avatar;
 use ihome::{Route, lambda};
 
 #[tokio::main(flavor = "current_thread")]

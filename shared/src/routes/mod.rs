@@ -1,30 +1,14 @@
-//! The routes of API.md, one module each, named like its function. `Route` is the single list:
-//! function names, methods and paths (what the template must route), IAM actions. A function
-//! calls its own module's `handle` directly (see `functions/<name>/src/main.rs`); `Route::handle`
-//! dispatches over all of them for the local server and the tests, which serve every route.
-
-pub mod get_auth;
-pub mod get_session;
-pub mod get_user;
-pub mod image_code;
-pub mod login;
-pub mod logout;
-pub mod register;
-pub mod set_auth;
-pub mod set_name;
-pub mod sms_code;
-pub mod upload_avatar;
+//! The routes of API.md. `Route` is the single list: function names, methods and paths (what the
+//! template must route), IAM actions; the drift checks read it. Each route's handler is the
+//! library of its function's crate (`functions/<name>/src/lib.rs`), which its `main` serves
+//! directly; the local server and the tests link them all (`ihome_local::routes::handle`).
 
 use std::time::Instant;
 
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 
-use crate::app::App;
-use crate::avatars::AvatarStore;
 use crate::error::ApiError;
 use crate::http;
-use crate::sms::SmsSender;
-use crate::store::Store;
 
 pub const BASE_PATH: &str = "/api/v1.0";
 
@@ -149,29 +133,6 @@ impl Route {
                 match_template(template, path).map(|params| (route, params))
             })
         })
-    }
-
-    /// Runs the route on an app that has every port. Every outcome is a complete response.
-    pub async fn handle<S: Store, M: SmsSender, A: AvatarStore>(
-        self,
-        app: &App<S, M, A>,
-        req: Request,
-    ) -> Response<Body> {
-        let started = Instant::now();
-        let result = match self {
-            Route::ImageCode => image_code::handle(app, &req).await,
-            Route::SmsCode => sms_code::handle(app, &req).await,
-            Route::Register => register::handle(app, &req).await,
-            Route::Login => login::handle(app, &req).await,
-            Route::GetUser => get_user::handle(app, &req).await,
-            Route::UploadAvatar => upload_avatar::handle(app, &req).await,
-            Route::SetName => set_name::handle(app, &req).await,
-            Route::SetAuth => set_auth::handle(app, &req).await,
-            Route::GetAuth => get_auth::handle(app, &req).await,
-            Route::Logout => logout::handle(app, &req).await,
-            Route::GetSession => get_session::handle(app, &req).await,
-        };
-        self.respond(started, result)
     }
 
     /// A handler's outcome as the response, logged once with its errno and time.

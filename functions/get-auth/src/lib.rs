@@ -1,0 +1,14 @@
+//! Route 9, GET /user/auth: the real-name record, ID number masked.
+
+use lambda_http::{Body, Request, Response};
+
+use ihome::app::App;
+use ihome::error::ApiError;
+use ihome::http;
+use ihome::store::Store;
+
+pub async fn handle<S: Store, M: Sync, A: Sync>(app: &App<S, M, A>, req: &Request) -> Result<Response<Body>, ApiError> {
+    let auth = app.authenticate(&http::require_token(req)?).await?;
+    let user = auth.user.ok_or_else(|| ApiError::no_data("无效操作"))?;
+    Ok(http::ok_data(user.auth_to_dict()))
+}

@@ -1,0 +1,31 @@
+//! Route 1, GET /imagecode/{image_code_id}: a fresh captcha image, its answer kept 300 s.
+
+use lambda_http::{Body, Request, Response};
+
+use ihome::app::App;
+use ihome::captcha::render_png;
+use ihome::domain::{ImageCodeId, ImageCodeText};
+use ihome::errno::Errno;
+use ihome::error::ApiError;
+use ihome::http;
+use ihome::store::Store;
+
+pub async fn handle<S: Store, M: Sync, A: Sync>(app: &App<S, M, A>, req: &Request) -> Result<Response<Body>, ApiError> {
+    let id = http::path_param(req, "image_code_id")
+        .and_then(|s| ImageCodeId::parse(&s))
+        .ok_or_else(|| ApiError::param("图片验证码编号格式错误"))?;
+    let text = ImageCodeText::generate();
+    let expires_at = app.now() + app.config.image_code_ttl;
+    let drawing = {
+        let text = text.clone();
+        tokio::task::spawn_blocking(move || render_png(&text))
+    };
+    // Drawing and storing are independent: one round trip of wall time, not two.
+    let (png, saved) = tokio::join!(drawing, app.store.put_image_code(&id, &text, expires_at));
+    saved.map_err(ApiError::db("保存图片验证码失败"))?;
+    let png = png
+        .ok()
+        .flatten()
+        .ok_or_else(|| ApiError::infra(Errno::ServerErr, "生成图片验证码失败", &"captcha renderer failed"))?;
+    Ok(http::image("image/png", png))
+}

@@ -1,0 +1,81 @@
+//! Route 4, POST /sessions: mobile and password in, a session out. Unknown mobiles and wrong passwords
+//! look the same, in content and in time.
+
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use ihome::app::App;
+use ihome::domain::{Mobile, Password, SessionToken};
+use ihome::errno::Errno;
+use ihome::error::ApiError;
+use ihome::http;
+use ihome::store::{NewSession, Store};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    mobile: Option<String>,
+    password: Option<String>,
+}
+
+pub async fn handle<S: Store, M: Sync, A: Sync>(app: &App<S, M, A>, req: &Request) -> Result<Response<Body>, ApiError> {
+    let body: LoginBody = http::json_body(req)?;
+    let (Some(mobile), Some(password)) = (http::given(body.mobile), body.password.filter(|p| !p.is_empty())) else {
+        return Err(ApiError::incomplete());
+    };
+    let mobile = Mobile::parse(mobile.trim()).ok_or_else(|| ApiError::param("手机号格式错误"))?;
+    let cfg = &app.config;
+    let now = app.now();
+
+    // The attempt is counted before the password is checked, alongside the credentials read:
+    // a burst of guesses gets no more than the limit, however many race.
+    let (credentials, allowed) = tokio::join!(
+        app.store.credentials(&mobile),
+        app.store.reserve_login_attempt(&mobile, now, cfg.login_failure_window, cfg.login_max_failures)
+    );
+    if !allowed.map_err(ApiError::db("查询用户信息失败"))? {
+        return Err(ApiError::req("错误次数过多，请稍后重试"));
+    }
+    let credentials = credentials.map_err(ApiError::db("查询用户信息失败"))?;
+
+    // Always one bcrypt verify at the configured cost: against the user's hash, or a dummy one.
+    let (hash, user_id) = match &credentials {
+        Some(c) => (c.password_hash.clone(), Some(c.user_id)),
+        None => (app.dummy_hash.clone(), None),
+    };
+    // A password no account could have (too short or long) still costs one verify.
+    let password = Password::parse(&password).ok();
+    let dummy = app.dummy_hash.clone();
+    let matched = tokio::task::spawn_blocking(move || match password {
+        Some(p) => p.verify(&hash),
+        None => {
+            let _ = Password::parse("timing-equaliser").map(|p| p.verify(&dummy));
+            false
+        }
+    })
+    .await
+    .map_err(|e| ApiError::infra(Errno::ServerErr, "内部错误", &e))?;
+
+    let user_id = match (matched, user_id) {
+        (true, Some(id)) => id,
+        // The attempt is already counted.
+        _ => {
+            tracing::info!(mobile = %mobile.masked(), "login refused");
+            return Err(ApiError::data_err("用户名或密码错误"));
+        }
+    };
+
+    let token = SessionToken::generate(user_id);
+    let session = NewSession::for_token(&token, now + cfg.session_ttl);
+    // A success clears the count: what the window keeps are failures.
+    let (saved, cleared) = tokio::join!(app.store.put_session(&session), app.store.clear_login_failures(&mobile));
+    saved.map_err(ApiError::db("保存登录状态失败"))?;
+    if let Err(e) = cleared {
+        tracing::warn!(error = %e, "could not clear login failures");
+    }
+    tracing::info!(user_id = user_id.get(), "user logged in");
+    let mut resp = http::ok_data(json!({ "user_id": user_id }));
+    http::set_session_cookie(&mut resp, &token, cfg.session_ttl, cfg.cookie_secure);
+    Ok(resp)
+}

@@ -1,0 +1,86 @@
+//! Route 3, POST /users: checks the SMS code, creates the account and logs the user in.
+
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+
+use ihome::app::App;
+use ihome::domain::{Mobile, Password, SessionToken, SmsCode, User, UserId};
+use ihome::errno::Errno;
+use ihome::error::ApiError;
+use ihome::http;
+use ihome::store::{CreateUserError, NewSession, NewUser, Store};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterBody {
+    mobile: Option<String>,
+    sms_code: Option<String>,
+    password: Option<String>,
+    password2: Option<String>,
+}
+
+pub async fn handle<S: Store, M: Sync, A: Sync>(app: &App<S, M, A>, req: &Request) -> Result<Response<Body>, ApiError> {
+    let body: RegisterBody = http::json_body(req)?;
+    let (Some(mobile), Some(sms_code), Some(password)) =
+        (http::given(body.mobile), http::given(body.sms_code), body.password.filter(|p| !p.is_empty()))
+    else {
+        return Err(ApiError::incomplete());
+    };
+    let mobile = Mobile::parse(mobile.trim()).ok_or_else(|| ApiError::param("手机号格式错误"))?;
+    if body.password2.is_some_and(|p2| p2 != password) {
+        return Err(ApiError::param("两次输入的密码不一致"));
+    }
+    let password = Password::parse(&password).map_err(|e| ApiError::param(e.message()))?;
+    let sms_code = SmsCode::parse(&sms_code).ok_or_else(|| ApiError::param("短信验证码格式错误"))?;
+    let cfg = &app.config;
+    let now = app.now();
+
+    // bcrypt is slow on purpose: hash off the executor while the code is checked.
+    let cost = cfg.bcrypt_cost;
+    let hashing = tokio::task::spawn_blocking(move || password.hash(cost));
+    let (stored, hashed) = tokio::join!(app.store.check_out_sms(&mobile, now, cfg.sms_max_attempts), hashing);
+    let stored =
+        stored.map_err(ApiError::db("查询短信验证码失败"))?.ok_or_else(|| ApiError::no_data("短信验证码已过期"))?;
+    if stored != sms_code {
+        return Err(ApiError::data_err("短信验证码错误"));
+    }
+    let password_hash = hashed
+        .map_err(|e| ApiError::infra(Errno::ServerErr, "内部错误", &e))?
+        .map_err(|e| ApiError::infra(Errno::ServerErr, "内部错误", &e))?;
+
+    // Ids are random; a collision (about 1 in 2^53 per existing user) just draws again.
+    for _ in 0..3 {
+        let user = NewUser {
+            id: UserId::random(),
+            mobile: mobile.clone(),
+            password_hash: password_hash.clone(),
+            create_time: now,
+        };
+        let token = SessionToken::generate(user.id);
+        let session = NewSession::for_token(&token, now + cfg.session_ttl);
+        match app.store.create_user(&user, &sms_code, &session).await {
+            Ok(()) => {
+                tracing::info!(user_id = user.id.get(), "user registered");
+                let created = User {
+                    id: user.id,
+                    name: mobile.as_str().to_owned(),
+                    mobile,
+                    avatar_url: String::new(),
+                    create_time: now,
+                    real_name: None,
+                    id_card: None,
+                };
+                let mut resp = http::ok_data(created.to_dict(cfg.utc_offset_hours));
+                http::set_session_cookie(&mut resp, &token, cfg.session_ttl, cfg.cookie_secure);
+                return Ok(resp);
+            }
+            Err(CreateUserError::MobileTaken) => return Err(ApiError::data_exist("手机号已注册")),
+            Err(CreateUserError::CodeGone) => return Err(ApiError::no_data("短信验证码已过期")),
+            Err(CreateUserError::Retry) => continue,
+            Err(CreateUserError::Store(e)) => {
+                return Err(ApiError::db("保存用户数据失败")(e));
+            }
+        }
+    }
+    Err(ApiError::infra(Errno::DbErr, "保存用户数据失败", &"create user: retries exhausted"))
+}

@@ -1,0 +1,56 @@
+//! Route 2, GET /smscode/{mobile}?text=&id=: checks the one-time captcha, then sends a 6-digit code.
+
+use lambda_http::{Body, Request, Response};
+
+use ihome::app::App;
+use ihome::domain::{ImageCodeId, Mobile, SmsCode};
+use ihome::errno::Errno;
+use ihome::error::ApiError;
+use ihome::http;
+use ihome::sms::{self, SmsSender};
+use ihome::store::Store;
+
+pub async fn handle<S: Store, M: SmsSender, A: Sync>(
+    app: &App<S, M, A>,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let (Some(mobile), Some(text), Some(id)) =
+        (http::path_param(req, "mobile"), http::query_param(req, "text"), http::query_param(req, "id"))
+    else {
+        return Err(ApiError::incomplete());
+    };
+    let mobile = Mobile::parse(&mobile).ok_or_else(|| ApiError::param("手机号格式错误"))?;
+    let id = ImageCodeId::parse(&id).ok_or_else(|| ApiError::param("图片验证码编号格式错误"))?;
+    let now = app.now();
+
+    // The captcha is consumed by this attempt, right or wrong; the mobile check runs alongside.
+    let (captcha, registered) = tokio::join!(app.store.take_image_code(&id, now), app.store.mobile_registered(&mobile));
+    let captcha =
+        captcha.map_err(ApiError::db("查询图片验证码失败"))?.ok_or_else(|| ApiError::no_data("图片验证码已过期"))?;
+    if !captcha.matches(&text) {
+        return Err(ApiError::data_err("图片验证码错误"));
+    }
+    if registered.map_err(ApiError::db("查询手机号失败"))? {
+        return Err(ApiError::data_exist("手机号已注册"));
+    }
+
+    let code = SmsCode::generate();
+    let cfg = &app.config;
+    let reserved = app
+        .store
+        .reserve_sms(&mobile, &code, now, cfg.sms_code_ttl, cfg.sms_interval)
+        .await
+        .map_err(ApiError::db("保存短信验证码失败"))?;
+    if !reserved {
+        return Err(ApiError::new(Errno::ReqErr, format!("请求过于频繁，请{}秒后重试", cfg.sms_interval)));
+    }
+    if let Err(e) = app.sms.send(&mobile, &sms::code_message(&code, cfg.sms_code_ttl / 60)).await {
+        // Free the slot so the user can retry at once rather than wait out the interval.
+        if let Err(release) = app.store.release_sms(&mobile, &code).await {
+            tracing::error!(error = %release, "could not release unsent sms code");
+        }
+        return Err(ApiError::infra(Errno::ThirdErr, "发送失败", &e));
+    }
+    tracing::info!(mobile = %mobile.masked(), "sms code sent");
+    Ok(http::ok_message("发送成功"))
+}
