@@ -28,7 +28,7 @@ pub async fn handle<S: Store, M: Sync, A: Sync>(app: &App<S, M, A>, req: &Reques
     let cfg = &app.config;
     let now = app.now();
 
-    // The attempt is counted before the password is checked, alongside the credentials read:
+    // The attempt is counted before the password is checked, in parallel with the credentials read:
     // a burst of guesses gets no more than the limit, however many race.
     let (credentials, allowed) = tokio::join!(
         app.store.credentials(&mobile),
