@@ -5,10 +5,17 @@
 //! credential processes, IMDS): leaving it out keeps those clients out of every binary and makes
 //! the cold start a few reads of the environment. The SDK's standard endpoint overrides
 //! (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`) are honoured, for emulators.
+//!
+//! TLS trusts Amazon Trust Services' roots, which every AWS endpoint's certificate chains to,
+//! built into the binary: the SDK's default reads the system's whole certificate store when it
+//! first connects (on Debian, a bundle and some 300 files: most of a cold start's own time, in
+//! `scripts/bench-coldstart.sh`). `SSL_CERT_FILE` or `SSL_CERT_DIR`, when set, select the system
+//! store instead, which reads them: an emulator behind a private CA.
 
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_dynamodb::config::BehaviorVersion;
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use aws_types::SdkConfig;
 use aws_types::region::Region;
 
@@ -36,7 +43,9 @@ pub fn sdk_config_from(lookup: impl Fn(&str) -> Option<String>) -> Result<SdkCon
         None,
         "lambda-environment",
     );
+    let system_store = get("SSL_CERT_FILE").is_some() || get("SSL_CERT_DIR").is_some();
     let mut builder = SdkConfig::builder()
+        .http_client(https_client(system_store)?)
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region))
         .credentials_provider(SharedCredentialsProvider::new(credentials));
@@ -44,6 +53,27 @@ pub fn sdk_config_from(lookup: impl Fn(&str) -> Option<String>) -> Result<SdkCon
         builder = builder.endpoint_url(url);
     }
     Ok(builder.build())
+}
+
+/// Amazon Trust Services' root certificates (PEM).
+pub const AMAZON_ROOTS: &[u8] = include_bytes!("../certs/amazon-trust-services.pem");
+
+/// The SDK's HTTPS client (hyper, rustls on AWS-LC), trusting Amazon's roots or the system store.
+fn https_client(system_store: bool) -> Result<aws_sdk_dynamodb::config::SharedHttpClient, ConfigError> {
+    let trust = if system_store {
+        TrustStore::default()
+    } else {
+        TrustStore::empty().with_native_roots(false).with_pem_certificate(AMAZON_ROOTS)
+    };
+    let context = TlsContext::builder().with_trust_store(trust).build().map_err(|_| ConfigError {
+        name: "SSL_CERT_FILE",
+        value: String::new(),
+        why: "no usable TLS trust store",
+    })?;
+    Ok(aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
+        .tls_context(context)
+        .build_https())
 }
 
 /// `AWS_ENDPOINT_URL_<SERVICE>` (e.g. `DYNAMODB`), which wins over `AWS_ENDPOINT_URL`.
@@ -68,6 +98,13 @@ mod tests {
         assert_eq!(sdk.region().map(|r| r.as_ref()), Some("ap-southeast-1"));
         assert_eq!(sdk.endpoint_url(), Some("http://127.0.0.1:5000"));
         assert!(sdk.credentials_provider().is_some());
+    }
+
+    #[test]
+    fn amazons_roots_are_built_in() {
+        let pem = String::from_utf8_lossy(AMAZON_ROOTS);
+        assert_eq!(pem.matches("-----BEGIN CERTIFICATE-----").count(), 5);
+        assert!(https_client(false).is_ok() && https_client(true).is_ok());
     }
 
     #[test]

@@ -114,11 +114,8 @@ impl CountingProxy {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cold_functions_first_request_opens_no_new_tls_connection() {
-    let template = files::template();
-    let artifacts = replay::artifacts(&template);
-    let artifact = artifacts.get("get-user").expect("get-user's sam build artifact");
+/// moto over HTTPS behind a counting proxy, and the CA file that makes its certificate trusted.
+async fn tls_stack() -> (TlsMoto, CountingProxy, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(ihome_tests::unique("warm-up"));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let (ca, cert, key) = certificates();
@@ -126,26 +123,51 @@ async fn a_cold_functions_first_request_opens_no_new_tls_connection() {
     std::fs::write(&ca_file, &ca).expect("write CA");
     let moto = TlsMoto::start(&dir, &cert, &key).await;
     let proxy = CountingProxy::start(moto.port).await;
+    (moto, proxy, ca_file)
+}
 
+/// `get-user`'s arm64 artifact pointed at `endpoint`, trusting `ca_file` when given.
+async fn start_get_user(endpoint: String, ca_file: Option<&Path>) -> FunctionProcess {
+    let template = files::template();
+    let artifacts = replay::artifacts(&template);
+    let artifact = artifacts.get("get-user").expect("get-user's sam build artifact");
     let (program, prefix) = replay::runner();
     let (prog, args) = match &program {
         Some(q) => (q.clone(), [prefix, vec![artifact.display().to_string()]].concat()),
         None => (artifact.clone(), vec![]),
     };
-    let env: Vec<(String, String)> = [
+    let mut env: Vec<(String, String)> = [
         ("AWS_REGION", "us-east-1".to_owned()),
         ("AWS_ACCESS_KEY_ID", "test".to_owned()),
         ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
-        ("AWS_ENDPOINT_URL", format!("https://127.0.0.1:{}", proxy.port)),
-        // The function trusts this test's CA and nothing else (rustls-native-certs reads it).
-        ("SSL_CERT_FILE", ca_file.display().to_string()),
+        ("AWS_ENDPOINT_URL", endpoint),
         ("IHOME_TABLE", ihome_tests::unique("warm-up")),
         ("AWS_LAMBDA_LOG_FORMAT", "JSON".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    let mut process = FunctionProcess::spawn("get-user", &prog, &args, &env).await.expect("start get-user");
+    if let Some(ca) = ca_file {
+        // The system store, which then holds this test's CA and nothing else.
+        env.push(("SSL_CERT_FILE".to_owned(), ca.display().to_string()));
+    }
+    FunctionProcess::spawn("get-user", &prog, &args, &env).await.expect("start get-user")
+}
+
+fn get_user_event() -> Value {
+    serde_json::from_str(&files::read("events/get-user.json")).expect("events/get-user.json")
+}
+
+/// The envelope of a lambda_http response.
+fn envelope(outcome: Outcome) -> Value {
+    let Outcome::Response(resp) = outcome else { panic!("get-user failed: {outcome:?}") };
+    serde_json::from_str(resp["body"].as_str().unwrap_or_default()).expect("an envelope")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cold_functions_first_request_opens_no_new_tls_connection() {
+    let (moto, proxy, ca_file) = tls_stack().await;
+    let mut process = start_get_user(format!("https://127.0.0.1:{}", proxy.port), Some(&ca_file)).await;
     process
         .api
         .wait_for_init(Duration::from_secs(60))
@@ -154,15 +176,32 @@ async fn a_cold_functions_first_request_opens_no_new_tls_connection() {
     let after_init = (proxy.connections.load(Ordering::SeqCst), proxy.bytes_up.load(Ordering::SeqCst));
     assert_eq!(after_init.0, 1, "init opens exactly one connection to DynamoDB:\n{}", process.output().join("\n"));
 
-    let event: Value = serde_json::from_str(&files::read("events/get-user.json")).expect("events/get-user.json");
-    let outcome = process.invoke(&event, Duration::from_secs(60)).await.expect("an answer");
-    let Outcome::Response(resp) = outcome else { panic!("get-user failed: {outcome:?}") };
-    let body: Value = serde_json::from_str(resp["body"].as_str().unwrap_or_default()).expect("an envelope");
+    let outcome = process.invoke(&get_user_event(), Duration::from_secs(60)).await.expect("an answer");
+    let body = envelope(outcome);
     // The table does not exist in this moto: the request reached DynamoDB and came back DBERR.
     assert_eq!(body["errno"], "4001", "{body}");
     let after_invoke = (proxy.connections.load(Ordering::SeqCst), proxy.bytes_up.load(Ordering::SeqCst));
     assert!(after_invoke.1 > after_init.1, "the invocation's DynamoDB request went through the proxy");
     assert_eq!(after_invoke.0, 1, "the first request reused init's connection: no new TLS handshake");
     process.stop().await;
+    drop(moto.child);
+}
+
+/// Without `SSL_CERT_FILE`, a function trusts Amazon's roots alone: a server certificate from any
+/// other CA (this test's) fails the handshake, and the route answers DBERR.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn functions_trust_amazons_roots_alone() {
+    let (moto, proxy, _ca_file) = tls_stack().await;
+    let mut process = start_get_user(format!("https://127.0.0.1:{}", proxy.port), None).await;
+    process
+        .api
+        .wait_for_init(Duration::from_secs(60))
+        .await
+        .unwrap_or_else(|e| panic!("get-user did not finish its init: {e}\n{}", process.output().join("\n")));
+    let outcome = process.invoke(&get_user_event(), Duration::from_secs(60)).await.expect("an answer");
+    let body = envelope(outcome);
+    assert_eq!((body["errno"].as_str(), body["errmsg"].as_str()), (Some("4001"), Some("查询登录状态失败")), "{body}");
+    let logs = process.stop().await.join("\n");
+    assert!(logs.contains("UnknownIssuer") || logs.contains("invalid peer certificate"), "{logs}");
     drop(moto.child);
 }
