@@ -15,29 +15,17 @@ ensure_venv .venv-moto scripts/requirements-moto.txt "import moto.server"
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-# Lints template.yaml and builds the arm64 release binaries with sam build; the replay of events/
-# through them runs with the other tests (tests/deploy). It runs alongside the lints and the test
-# build: the two builds use separate target directories (arm64 release, host debug), and each
-# leaves a core idle for minutes while it compiles one large crate or links. Its output is shown
-# when it ends; a failure is reported at the end.
-mkdir -p target
-deploy_log=target/deploy-check.log
-step "deploy checks (scripts/deploy-check.sh), in the background: $deploy_log"
-# Its own process group (setsid), so that a failing step here stops it and all it started.
-setsid ./scripts/deploy-check.sh >"$deploy_log" 2>&1 &
-deploy_pid=$!
-trap 'kill -- "-$deploy_pid" 2>/dev/null || true' EXIT
-
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "building tests"
 cargo test --workspace --locked --no-run
 
-step "waiting for the deploy checks"
+# Lints template.yaml, builds the arm64 release binaries with sam build; the replay of events/
+# through them runs with the other tests (tests/deploy). A failure here is reported at the end.
+step "deploy checks (scripts/deploy-check.sh)"
 deploy_status=0
-wait "$deploy_pid" || deploy_status=$?
-cat "$deploy_log"
+./scripts/deploy-check.sh || deploy_status=$?
 
 step "starting moto"
 start_moto
