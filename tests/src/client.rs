@@ -72,14 +72,7 @@ impl Client {
     }
 
     pub async fn put_json(&mut self, path: &str, body: &Value) -> Response {
-        self.send(Request {
-            method: "PUT",
-            path,
-            query: &[],
-            headers: &[("content-type", "application/json")],
-            body: Some(body.to_string().into_bytes()),
-        })
-        .await
+        self.send_json("PUT", path, body).await
     }
 
     /// POSTs `multipart/form-data` built from `parts`.
@@ -96,14 +89,12 @@ impl Client {
     }
 
     pub async fn post_json(&mut self, path: &str, body: &Value) -> Response {
-        self.send(Request {
-            method: "POST",
-            path,
-            query: &[],
-            headers: &[("content-type", "application/json")],
-            body: Some(body.to_string().into_bytes()),
-        })
-        .await
+        self.send_json("POST", path, body).await
+    }
+
+    async fn send_json(&mut self, method: &str, path: &str, body: &Value) -> Response {
+        let body = Some(body.to_string().into_bytes());
+        self.send(Request { method, path, query: &[], headers: &[("content-type", "application/json")], body }).await
     }
 
     /// Sends a request as API Gateway would hand it to the function, and returns the response.
