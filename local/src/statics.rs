@@ -32,5 +32,8 @@ pub async fn file(root: &Path, rel: &str, immutable: bool) -> Response<Full<Byte
     }
     let cache = if immutable { "public, max-age=31536000, immutable" } else { "no-cache" };
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    // The type comes from the file name (avatars: from their bytes, when uploaded); a browser must
+    // not guess another from the content.
+    resp.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     resp
 }

@@ -199,6 +199,7 @@ async fn whole_flow_over_http_survives_a_restart() {
     assert!(avatar_url.starts_with(&server.url("/avatars/")), "{avatar_url}");
     let served = c.get(&avatar_url).send().await.unwrap();
     assert_eq!(served.headers()["content-type"], "image/png");
+    assert_eq!(served.headers()["x-content-type-options"], "nosniff");
     assert_eq!(served.bytes().await.unwrap().as_ref(), png.as_slice());
 
     let r =

@@ -89,3 +89,55 @@ async fn users_racing_for_one_name_leave_one_winner() {
     }
     assert_eq!(holders, 1);
 }
+
+/// Thirty clients sharing one session.
+async fn one_user_thirty_times(t: &TestApp) -> Vec<ihome_tests::Client> {
+    let (c, _, _) = t.registered_user().await;
+    let token = c.session_token().expect("logged in");
+    (0..30)
+        .map(|_| {
+            let mut k = t.client();
+            k.set_cookie("session", &token);
+            k
+        })
+        .collect()
+}
+
+/// Hostile testing: one user renaming themselves 30 times at once got DBERR answers after the
+/// retries ran out, which the profile page shows as 用户名已存在.
+#[tokio::test]
+async fn one_user_racing_themselves_to_one_name_always_succeeds() {
+    let t = TestApp::spawn().await;
+    let mut clients = one_user_thirty_times(&t).await;
+    let answers = join_all(clients.iter_mut().map(|k| async move {
+        let r = k.put_json(NAME, &json!({"name": "我自己的名字"})).await;
+        (r.errno(), r.errmsg())
+    }))
+    .await;
+    assert!(answers.iter().all(|(e, _)| e == "0"), "{answers:?}");
+    assert_eq!(clients[0].get("/api/v1.0/user").await.data()["name"], "我自己的名字");
+}
+
+#[tokio::test]
+async fn one_user_racing_themselves_to_many_names_is_never_told_a_name_is_taken() {
+    let t = TestApp::spawn().await;
+    let mut clients = one_user_thirty_times(&t).await;
+    let names: Vec<String> = (0..30).map(|i| format!("名字{i}")).collect();
+    let answers = join_all(clients.iter_mut().zip(&names).map(|(k, name)| async move {
+        let r = k.put_json(NAME, &json!({ "name": name })).await;
+        (r.errno(), r.errmsg())
+    }))
+    .await;
+    assert!(
+        answers.iter().all(|(e, m)| e == "0" || (e == "4001" && m != "用户名已存在")),
+        "a rename racing only its own user was told the name is taken: {answers:?}"
+    );
+    // The last writer's name holds; every other name is free for anyone.
+    let last = clients[0].get("/api/v1.0/user").await.data()["name"].as_str().unwrap().to_owned();
+    assert!(names.contains(&last), "{last}");
+    let (mut other, _, _) = t.registered_user().await;
+    for name in names.iter().filter(|n| **n != last) {
+        other.put_json(NAME, &json!({ "name": name })).await.assert("0", "OK");
+    }
+    other.put_json(NAME, &json!({ "name": last })).await.assert("4001", "用户名已存在");
+}

@@ -10,23 +10,24 @@ use ihome::errno::Errno;
 use ihome::error::ApiError;
 use ihome::http;
 use ihome::store::Store;
+use tokio::sync::Semaphore;
+
+/// Decodes running at once in this process. Each may take up to `AvatarImage::MAX_DECODE_BYTES`;
+/// a Lambda container serves one request at a time, the local server many.
+const DECODES_AT_ONCE: usize = 2;
+static DECODES: Semaphore = Semaphore::const_new(DECODES_AT_ONCE);
 
 pub async fn handle<S: Store, M: Sync, A: AvatarStore>(
     app: &App<S, M, A>,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let token = http::require_token(req)?;
-    // The session is read while the upload is parsed and checked: neither waits for the other.
-    let image = async {
-        let bytes = http::multipart_file(req, "avatar", AvatarImage::MAX_BYTES).await?;
-        tokio::task::spawn_blocking(move || AvatarImage::parse(bytes))
-            .await
-            .map_err(|e| ApiError::infra(Errno::ServerErr, "内部错误", &e))?
-            .map_err(|e| ApiError::param(e.message()))
-    };
-    let (auth, image) = tokio::join!(app.authenticate(&token), image);
+    // The session is read while the body is parsed; nothing is decoded before the caller is
+    // known (a forged token must not buy a decode: hostile testing took a server to 5 GB so).
+    let (auth, bytes) =
+        tokio::join!(app.authenticate(&token), http::multipart_file(req, "avatar", AvatarImage::MAX_BYTES));
     let user_id = auth?.user_id;
-    let image = image?;
+    let image = decode(bytes?).await?;
 
     let key = avatars::new_key(&image);
     app.avatars.put(&key, &image).await.map_err(|e| ApiError::infra(Errno::ThirdErr, "上传图片失败", &e))?;
@@ -54,4 +55,15 @@ pub async fn handle<S: Store, M: Sync, A: AvatarStore>(
     }
     tracing::info!(user_id = user_id.get(), content_type = image.content_type(), "avatar saved");
     Ok(http::ok_data(json!({ "avatar_url": url })))
+}
+
+/// Checks the upload decodes (bounded, off the executor), waiting for a decode slot first.
+async fn decode(bytes: Vec<u8>) -> Result<AvatarImage, ApiError> {
+    // Refused from the header alone before waiting for a slot: too large, not an image, too many pixels.
+    AvatarImage::header(&bytes).map_err(|e| ApiError::param(e.message()))?;
+    let _slot = DECODES.acquire().await.map_err(|e| ApiError::infra(Errno::ServerErr, "内部错误", &e))?;
+    tokio::task::spawn_blocking(move || AvatarImage::parse(bytes))
+        .await
+        .map_err(|e| ApiError::infra(Errno::ServerErr, "内部错误", &e))?
+        .map_err(|e| ApiError::param(e.message()))
 }
