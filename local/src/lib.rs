@@ -5,11 +5,14 @@
 
 pub mod avatar_dir;
 pub mod backends;
+pub mod backoff;
 pub mod outbox;
+pub mod purge;
 pub mod routes;
 pub mod server;
 pub mod statics;
 pub mod store;
+pub mod timed_io;
 
 pub use avatar_dir::AvatarDir;
 pub use outbox::ConsoleSms;

@@ -17,7 +17,8 @@ use std::sync::Arc;
 
 use clap::Parser;
 use ihome_local::backends::{self, Backend};
-use ihome_local::server::{self, State};
+use ihome_local::purge::{self, PurgeConfig};
+use ihome_local::server::{self, ServerConfig, State};
 
 #[derive(Parser, Debug)]
 #[command(name = "ihome-local", version, about = "The iHome user API on localhost (no AWS account, no Docker)")]
@@ -89,9 +90,15 @@ async fn run(args: Args) -> Result<(), String> {
     match chosen.backend {
         Backend::Embedded(app) => {
             let avatar_dir = Some(app.avatars.path().to_owned());
-            server::serve(listener, Arc::new(State { app, avatar_dir, static_dir })).await;
+            // redb has no TTL: this task deletes what DynamoDB's would.
+            let purge = purge::spawn(app.store.clone(), app.clock.clone(), PurgeConfig::default());
+            server::serve(listener, Arc::new(State { app, avatar_dir, static_dir }), ServerConfig::default()).await;
+            purge.abort();
         }
-        Backend::Aws(app) => server::serve(listener, Arc::new(State { app, avatar_dir: None, static_dir })).await,
+        Backend::Aws(app) => {
+            server::serve(listener, Arc::new(State { app, avatar_dir: None, static_dir }), ServerConfig::default())
+                .await
+        }
     }
     console!("ihome-local: stopped");
     Ok(())

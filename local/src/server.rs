@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -22,11 +22,35 @@ use ihome::{App, Route};
 use lambda_http::RequestExt;
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 
+use crate::backoff::AcceptBackoff;
 use crate::outbox::console_line;
 use crate::statics;
+use crate::timed_io::{ConnPhase, TimedIo};
 
 /// Lambda's synchronous payload limit: API Gateway could not hand a function more.
-const MAX_BODY: usize = 6 * 1024 * 1024;
+pub const MAX_BODY: usize = 6 * 1024 * 1024;
+
+/// How long a connection may take over each part of a request, so idle or slow clients cannot
+/// hold sockets (and file descriptors) forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// For a request's head: from a new connection's accept, or a later request's first byte.
+    pub header_timeout: Duration,
+    /// For a request's whole body, from the end of its head; a late one is answered 408.
+    pub body_timeout: Duration,
+    /// Between requests on a kept-alive connection, and for a client to take its response.
+    pub idle_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+        }
+    }
+}
 
 pub struct State<S, M, A> {
     pub app: App<S, M, A>,
@@ -36,32 +60,47 @@ pub struct State<S, M, A> {
 }
 
 /// Serves until Ctrl-C or SIGTERM, then lets requests in flight finish (up to 10 s).
-pub async fn serve<S, M, A>(listener: tokio::net::TcpListener, state: Arc<State<S, M, A>>)
+pub async fn serve<S, M, A>(listener: tokio::net::TcpListener, state: Arc<State<S, M, A>>, config: ServerConfig)
 where
     S: Store + 'static,
     M: SmsSender + 'static,
     A: AvatarStore + 'static,
 {
+    serve_until(listener, state, config, shutdown_signal()).await;
+}
+
+/// Serves until `shutdown` completes, then lets requests in flight finish (up to 10 s).
+pub async fn serve_until<S, M, A>(
+    listener: tokio::net::TcpListener,
+    state: Arc<State<S, M, A>>,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()>,
+) where
+    S: Store + 'static,
+    M: SmsSender + 'static,
+    A: AvatarStore + 'static,
+{
     let graceful = GracefulShutdown::new();
-    let shutdown = shutdown_signal();
+    let mut backoff = AcceptBackoff::new();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let state = state.clone();
-                let service = service_fn(move |req| {
-                    let state = state.clone();
-                    async move { Ok::<_, Infallible>(handle(&state, req).await) }
-                });
-                let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    backoff.accepted();
+                    serve_connection(stream, state.clone(), config, &graceful);
+                }
+                Err(e) => {
+                    let Some(pause) = backoff.failed(&e) else { continue };
+                    if backoff.failures() == 1 {
+                        tracing::warn!(error = %e, "cannot accept connections; retrying with pauses");
                     }
-                });
-            }
+                    tokio::select! {
+                        () = tokio::time::sleep(pause) => {}
+                        () = &mut shutdown => break,
+                    }
+                }
+            },
             () = &mut shutdown => break,
         }
     }
@@ -70,6 +109,39 @@ where
     if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await.is_err() {
         eprintln!("ihome-local: some connections did not finish within 10 s");
     }
+}
+
+/// Serves one connection on its own task, within `config`'s limits.
+fn serve_connection<S, M, A>(
+    stream: tokio::net::TcpStream,
+    state: Arc<State<S, M, A>>,
+    config: ServerConfig,
+    graceful: &GracefulShutdown,
+) where
+    S: Store + 'static,
+    M: SmsSender + 'static,
+    A: AvatarStore + 'static,
+{
+    let phase = ConnPhase::new(config.header_timeout, config.idle_timeout);
+    let io = TokioIo::new(TimedIo::new(stream, phase.clone()));
+    let service = service_fn(move |req| {
+        phase.busy();
+        let (state, phase) = (state.clone(), phase.clone());
+        async move {
+            let resp = handle(&state, req, config.body_timeout).await;
+            phase.answered();
+            Ok::<_, Infallible>(resp)
+        }
+    });
+    // `TimedIo` holds the header and idle limits; hyper's own header timer would also end idle
+    // connections at the header limit.
+    let conn = http1::Builder::new().header_read_timeout(None).serve_connection(io, service);
+    let conn = graceful.watch(conn);
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "connection ended with an error");
+        }
+    });
 }
 
 async fn shutdown_signal() {
@@ -93,6 +165,12 @@ async fn shutdown_signal() {
     }
 }
 
+/// An answer after which the connection closes: the rest of the request was not read.
+fn closing(mut resp: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+    resp.headers_mut().insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+    resp
+}
+
 fn plain(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
     let body = format!("{{\"message\":\"{message}\"}}");
     let mut resp = Response::new(Full::new(Bytes::from(body)));
@@ -104,10 +182,11 @@ fn plain(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
 async fn handle<S: Store, M: SmsSender, A: AvatarStore>(
     state: &State<S, M, A>,
     req: http::Request<Incoming>,
+    body_timeout: Duration,
 ) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_owned();
     if let Some((route, params)) = Route::resolve(req.method().as_str(), &path) {
-        return api(&state.app, route, params, req).await;
+        return api(&state.app, route, params, req, body_timeout).await;
     }
     // As API Gateway: anything under the API's base path that no route matches is a 404.
     if path.starts_with("/api/") {
@@ -130,14 +209,20 @@ async fn api<S: Store, M: SmsSender, A: AvatarStore>(
     route: Route,
     params: Vec<(String, String)>,
     req: http::Request<Incoming>,
+    body_timeout: Duration,
 ) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
-    let bytes = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return plain(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
+    // hyper takes the hint from Content-Length: a body declared too large is refused unread.
+    if body.size_hint().lower() > MAX_BODY as u64 {
+        return closing(plain(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"));
+    }
+    let bytes = match tokio::time::timeout(body_timeout, Limited::new(body, MAX_BODY).collect()).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            return closing(plain(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"));
         }
-        Err(_) => return plain(StatusCode::BAD_REQUEST, "Bad Request"),
+        Ok(Err(_)) => return closing(plain(StatusCode::BAD_REQUEST, "Bad Request")),
+        Err(_) => return closing(plain(StatusCode::REQUEST_TIMEOUT, "Request Timeout")),
     };
     let body = if bytes.is_empty() { lambda_http::Body::Empty } else { lambda_http::Body::Binary(bytes.to_vec()) };
     // API Gateway hands path parameters decoded, and the query as parsed parameters.

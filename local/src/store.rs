@@ -2,9 +2,11 @@
 //!
 //! redb runs one write transaction at a time, so every operation below is atomic and
 //! serialisable: the invariants hold under any concurrency. Writes commit durably (fsync) before
-//! returning, so an acknowledged account, session or code survives a crash or restart; the one
-//! exception is a new captcha, which a crash may lose at the cost of one refresh (and no fsync).
+//! returning, so an acknowledged account, session or code survives a crash or restart; the
+//! exceptions are a new captcha, which a crash may lose at the cost of one refresh (and no fsync),
+//! and the purge of expired items, which the next pass redoes.
 
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -19,6 +21,23 @@ use ihome::domain::{
 };
 
 const ITEMS: TableDefinition<&str, &[u8]> = TableDefinition::new("items");
+
+/// The kinds of item that expire; each carries `expires_at` (DynamoDB's TTL attribute). Deleting
+/// an expired one changes no answer: reads treat it as absent already (an SMS code's item outlives
+/// its resend interval, a login-failure count's item its window).
+const EXPIRING: [&str; 4] =
+    [keys::IMAGE_CODE_PREFIX, keys::SMS_CODE_PREFIX, keys::SESSION_PREFIX, keys::LOGIN_FAILURES_PREFIX];
+
+/// When an item is gone: from its `expires_at` on. Every read below and the purge judge by this.
+fn expired(expires_at: i64, now: i64) -> bool {
+    expires_at <= now
+}
+
+/// Any expiring item, read for its expiry alone.
+#[derive(Deserialize)]
+struct Expiry {
+    expires_at: i64,
+}
 
 #[derive(Clone)]
 pub struct EmbeddedStore {
@@ -193,6 +212,100 @@ impl EmbeddedStore {
         Ok((decode(op, ra)?, decode(op, rb)?))
     }
 
+    /// How many items of one kind (a key prefix of `ihome::store::keys`) the file holds.
+    pub async fn count(&self, prefix: &str) -> Result<usize, StoreError> {
+        let (db, prefix) = (self.db.clone(), prefix.to_owned());
+        tokio::task::spawn_blocking(move || {
+            let op = "count items";
+            let txn = db.begin_read().map_err(|e| backend(op)(e.into()))?;
+            let table = txn.open_table(ITEMS).map_err(|e| backend(op)(e.into()))?;
+            let mut n = 0;
+            for entry in table.range::<&str>(prefix.as_str()..).map_err(|e| backend(op)(e.into()))? {
+                let (key, _) = entry.map_err(|e| backend(op)(e.into()))?;
+                if !key.value().starts_with(prefix.as_str()) {
+                    break;
+                }
+                n += 1;
+            }
+            Ok(n)
+        })
+        .await
+        .map_err(|e| StoreError::Backend { op: "count items", detail: e.to_string() })?
+    }
+
+    /// Deletes the items that expired by `now`, as reads judge expiry; answers how many.
+    ///
+    /// Each batch is read in a read transaction (which never blocks writers) and deleted in a
+    /// write transaction of its own, so requests wait at most for one batch's deletes.
+    pub async fn purge_expired(&self, now: i64, batch: usize) -> Result<usize, StoreError> {
+        let batch = batch.max(1);
+        let mut removed = 0;
+        for prefix in EXPIRING {
+            let mut after = None;
+            loop {
+                let (expired_keys, next) = self.expired_batch(prefix, after, now, batch).await?;
+                if !expired_keys.is_empty() {
+                    // A purge lost in a crash is redone by the next pass: no fsync for it.
+                    removed += self
+                        .write_with("purge expired", Durability::None, move |tx| {
+                            let mut n = 0;
+                            for key in &expired_keys {
+                                // Re-read: the key may hold a new, live item since the scan.
+                                if tx.get::<Expiry>(key)?.is_some_and(|i| expired(i.expires_at, now)) {
+                                    tx.remove(key)?;
+                                    n += 1;
+                                }
+                            }
+                            Ok(n)
+                        })
+                        .await?;
+                }
+                let Some(next) = next else { break };
+                after = Some(next);
+                tokio::task::yield_now().await;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Looks at up to `batch` items of one kind, in key order from just after `after`: answers the
+    /// keys of the expired ones, and the key to go on from (`None` when the kind is done).
+    async fn expired_batch(
+        &self,
+        prefix: &'static str,
+        after: Option<String>,
+        now: i64,
+        batch: usize,
+    ) -> Result<(Vec<String>, Option<String>), StoreError> {
+        let op = "purge expired";
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let txn = db.begin_read().map_err(|e| backend(op)(e.into()))?;
+            let table = txn.open_table(ITEMS).map_err(|e| backend(op)(e.into()))?;
+            let start = after.as_deref().map_or(Bound::Included(prefix), Bound::Excluded);
+            let mut expired_keys = Vec::new();
+            let mut seen = 0;
+            for entry in table.range::<&str>((start, Bound::Unbounded)).map_err(|e| backend(op)(e.into()))? {
+                let (key, value) = entry.map_err(|e| backend(op)(e.into()))?;
+                let key = key.value();
+                if !key.starts_with(prefix) {
+                    break;
+                }
+                // A malformed item stays: reads report it, and it is not this task's to judge.
+                if serde_json::from_slice::<Expiry>(value.value()).is_ok_and(|i| expired(i.expires_at, now)) {
+                    expired_keys.push(key.to_owned());
+                }
+                seen += 1;
+                if seen == batch {
+                    return Ok((expired_keys, Some(key.to_owned())));
+                }
+            }
+            Ok((expired_keys, None))
+        })
+        .await
+        .map_err(|e| StoreError::Backend { op, detail: e.to_string() })?
+    }
+
     async fn read_one<T: DeserializeOwned>(&self, op: &'static str, key: String) -> Result<Option<T>, StoreError> {
         let raw = self.read_raw(op, vec![key]).await?.pop().flatten();
         decode(op, raw)
@@ -218,7 +331,7 @@ impl Store for EmbeddedStore {
             if item.is_some() {
                 tx.remove(&key)?;
             }
-            Ok(item.filter(|i| i.expires_at > now).map(|i| ImageCodeText::from_stored(i.code)))
+            Ok(item.filter(|i| !expired(i.expires_at, now)).map(|i| ImageCodeText::from_stored(i.code)))
         })
         .await
     }
@@ -264,7 +377,7 @@ impl Store for EmbeddedStore {
         let key = keys::sms_code(mobile);
         self.write("check out sms", move |tx| {
             let Some(mut item) = tx.get::<SmsItem>(&key)? else { return Ok(None) };
-            if item.expires_at <= now || item.attempts >= max_attempts {
+            if expired(item.expires_at, now) || item.attempts >= max_attempts {
                 return Ok(None);
             }
             item.attempts += 1;
@@ -364,7 +477,7 @@ impl Store for EmbeddedStore {
                 keys::user(token.user_id()),
             )
             .await?;
-        let valid = session.is_some_and(|s| s.expires_at > now && s.user_id == token.user_id().get());
+        let valid = session.is_some_and(|s| !expired(s.expires_at, now) && s.user_id == token.user_id().get());
         if !valid {
             return Ok(None);
         }
@@ -376,7 +489,7 @@ impl Store for EmbeddedStore {
         let key = keys::session(&token.hash());
         let uid = token.user_id().get();
         self.write("end session", move |tx| {
-            let live = tx.get::<SessionItem>(&key)?.is_some_and(|s| s.user_id == uid && s.expires_at > now);
+            let live = tx.get::<SessionItem>(&key)?.is_some_and(|s| s.user_id == uid && !expired(s.expires_at, now));
             if live {
                 tx.remove(&key)?;
             }
