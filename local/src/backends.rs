@@ -15,10 +15,12 @@ use ihome::store::keys::{PK, TTL};
 
 use crate::{AvatarDir, ConsoleSms, EmbeddedStore};
 
-/// The local adapters: a redb file, the console outbox, an avatar folder.
-pub type EmbeddedApp = App<EmbeddedStore, ConsoleSms, AvatarDir>;
-/// The AWS adapters, through the SDK's standard settings (an emulator or AWS).
-pub type AwsApp = App<DynamoStore, SnsSender, S3Avatars>;
+/// The local adapters: a redb file (also counting the abuse budgets), the console outbox, an
+/// avatar folder.
+pub type EmbeddedApp = App<EmbeddedStore, ConsoleSms, AvatarDir, EmbeddedStore>;
+/// The AWS adapters, through the SDK's standard settings (an emulator or AWS); budgets are
+/// counted in the DynamoDB table.
+pub type AwsApp = App<DynamoStore, SnsSender, S3Avatars, DynamoStore>;
 
 pub enum Backend {
     Embedded(EmbeddedApp),
@@ -62,7 +64,7 @@ pub fn embedded(data: &Path, base: &str) -> Result<Chosen, String> {
     let store = EmbeddedStore::open(&db_path)
         .map_err(|e| format!("cannot open {}: {e}", db_path.display()))?
         .with_captcha_echo(captchas);
-    let app = App::new(config, store, ConsoleSms::new(outbox), AvatarDir::new(avatars));
+    let app = App::new(config, store.clone(), ConsoleSms::new(outbox), AvatarDir::new(avatars)).with_limiter(store);
     Ok(Chosen { backend: Backend::Embedded(app), describe })
 }
 
@@ -79,12 +81,14 @@ pub async fn aws() -> Result<Chosen, String> {
         "SMS: sent through SNS".to_owned(),
         format!("avatars: S3 bucket {:?}, URLs under {}", config.avatar_bucket, config.avatar_base_url),
     ];
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone());
     let app = App::new(
         config.clone(),
-        DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()),
+        store.clone(),
         SnsSender::new(aws_sdk_sns::Client::new(&sdk), config.sms_sender_id.clone()),
         S3Avatars::new(aws_sdk_s3::Client::new(&sdk), config.avatar_bucket.clone()),
-    );
+    )
+    .with_limiter(store);
     Ok(Chosen { backend: Backend::Aws(app), describe })
 }
 

@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use ihome::avatars::AvatarStore;
+use ihome::limits::Limiter;
 use ihome::sms::SmsSender;
 use ihome::store::Store;
 use ihome::{App, Route};
@@ -11,9 +12,9 @@ use lambda_http::{Body, Request, Response};
 
 /// Runs `route`'s handler on an app that has every port. Every outcome is a complete response,
 /// logged once as the functions log it.
-pub async fn handle<S: Store, M: SmsSender, A: AvatarStore>(
+pub async fn handle<S: Store, M: SmsSender, A: AvatarStore, L: Limiter>(
     route: Route,
-    app: &App<S, M, A>,
+    app: &App<S, M, A, L>,
     req: Request,
 ) -> Response<Body> {
     let started = Instant::now();

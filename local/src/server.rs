@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,11 +17,14 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use ihome::avatars::AvatarStore;
+use ihome::limits::Limiter;
 use ihome::sms::SmsSender;
 use ihome::store::Store;
 use ihome::{App, Route};
 use lambda_http::RequestExt;
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
 use lambda_http::aws_lambda_events::query_map::QueryMap;
+use lambda_http::request::RequestContext;
 
 use crate::backoff::AcceptBackoff;
 use crate::outbox::console_line;
@@ -52,33 +56,35 @@ impl Default for ServerConfig {
     }
 }
 
-pub struct State<S, M, A> {
-    pub app: App<S, M, A>,
+pub struct State<S, M, A, L> {
+    pub app: App<S, M, A, L>,
     /// Where avatars are files the server itself serves (embedded mode).
     pub avatar_dir: Option<PathBuf>,
     pub static_dir: Option<PathBuf>,
 }
 
 /// Serves until Ctrl-C or SIGTERM, then lets requests in flight finish (up to 10 s).
-pub async fn serve<S, M, A>(listener: tokio::net::TcpListener, state: Arc<State<S, M, A>>, config: ServerConfig)
+pub async fn serve<S, M, A, L>(listener: tokio::net::TcpListener, state: Arc<State<S, M, A, L>>, config: ServerConfig)
 where
     S: Store + 'static,
     M: SmsSender + 'static,
     A: AvatarStore + 'static,
+    L: Limiter + 'static,
 {
     serve_until(listener, state, config, shutdown_signal()).await;
 }
 
 /// Serves until `shutdown` completes, then lets requests in flight finish (up to 10 s).
-pub async fn serve_until<S, M, A>(
+pub async fn serve_until<S, M, A, L>(
     listener: tokio::net::TcpListener,
-    state: Arc<State<S, M, A>>,
+    state: Arc<State<S, M, A, L>>,
     config: ServerConfig,
     shutdown: impl Future<Output = ()>,
 ) where
     S: Store + 'static,
     M: SmsSender + 'static,
     A: AvatarStore + 'static,
+    L: Limiter + 'static,
 {
     let graceful = GracefulShutdown::new();
     let mut backoff = AcceptBackoff::new();
@@ -112,23 +118,26 @@ pub async fn serve_until<S, M, A>(
 }
 
 /// Serves one connection on its own task, within `config`'s limits.
-fn serve_connection<S, M, A>(
+fn serve_connection<S, M, A, L>(
     stream: tokio::net::TcpStream,
-    state: Arc<State<S, M, A>>,
+    state: Arc<State<S, M, A, L>>,
     config: ServerConfig,
     graceful: &GracefulShutdown,
 ) where
     S: Store + 'static,
     M: SmsSender + 'static,
     A: AvatarStore + 'static,
+    L: Limiter + 'static,
 {
+    // Budgets count per client address: the socket peer, never a header the client writes.
+    let peer = stream.peer_addr().ok().map(|a| a.ip());
     let phase = ConnPhase::new(config.header_timeout, config.idle_timeout);
     let io = TokioIo::new(TimedIo::new(stream, phase.clone()));
     let service = service_fn(move |req| {
         phase.busy();
         let (state, phase) = (state.clone(), phase.clone());
         async move {
-            let resp = handle(&state, req, config.body_timeout).await;
+            let resp = handle(&state, req, config.body_timeout, peer).await;
             phase.answered();
             Ok::<_, Infallible>(resp)
         }
@@ -179,14 +188,15 @@ fn plain(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
     resp
 }
 
-async fn handle<S: Store, M: SmsSender, A: AvatarStore>(
-    state: &State<S, M, A>,
+async fn handle<S: Store, M: SmsSender, A: AvatarStore, L: Limiter>(
+    state: &State<S, M, A, L>,
     req: http::Request<Incoming>,
     body_timeout: Duration,
+    peer: Option<IpAddr>,
 ) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_owned();
     if let Some((route, params)) = Route::resolve(req.method().as_str(), &path) {
-        return api(&state.app, route, params, req, body_timeout).await;
+        return api(&state.app, route, params, req, body_timeout, peer).await;
     }
     // As API Gateway: anything under the API's base path that no route matches is a 404.
     if path.starts_with("/api/") {
@@ -204,12 +214,13 @@ async fn handle<S: Store, M: SmsSender, A: AvatarStore>(
     }
 }
 
-async fn api<S: Store, M: SmsSender, A: AvatarStore>(
-    app: &App<S, M, A>,
+async fn api<S: Store, M: SmsSender, A: AvatarStore, L: Limiter>(
+    app: &App<S, M, A, L>,
     route: Route,
     params: Vec<(String, String)>,
     req: http::Request<Incoming>,
     body_timeout: Duration,
+    peer: Option<IpAddr>,
 ) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     // hyper takes the hint from Content-Length: a body declared too large is refused unread.
@@ -230,9 +241,17 @@ async fn api<S: Store, M: SmsSender, A: AvatarStore>(
     let query: QueryMap = parts.uri.query().unwrap_or_default().parse().unwrap_or_default();
     let request = lambda_http::Request::from_parts(parts, body)
         .with_path_parameters(QueryMap::from(path_params))
-        .with_query_string_parameters(query);
+        .with_query_string_parameters(query)
+        .with_request_context(request_context(peer));
     let resp = crate::routes::handle(route, app, request).await;
     resp.map(|b| Full::new(Bytes::copy_from_slice(b.as_ref())))
+}
+
+/// What API Gateway would say of the caller: here, only its address (the socket peer).
+fn request_context(peer: Option<IpAddr>) -> RequestContext {
+    let mut ctx = ApiGatewayV2httpRequestContext::default();
+    ctx.http.source_ip = peer.map(|ip| ip.to_string());
+    RequestContext::ApiGatewayV2(ctx)
 }
 
 fn percent_decode(s: &str) -> String {

@@ -6,6 +6,8 @@
 //! exceptions are a new captcha, which a crash may lose at the cost of one refresh (and no fsync),
 //! and the purge of expired items, which the next pass redoes.
 
+mod limits;
+
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,8 +27,13 @@ const ITEMS: TableDefinition<&str, &[u8]> = TableDefinition::new("items");
 /// The kinds of item that expire; each carries `expires_at` (DynamoDB's TTL attribute). Deleting
 /// an expired one changes no answer: reads treat it as absent already (an SMS code's item outlives
 /// its resend interval, a login-failure count's item its window).
-const EXPIRING: [&str; 4] =
-    [keys::IMAGE_CODE_PREFIX, keys::SMS_CODE_PREFIX, keys::SESSION_PREFIX, keys::LOGIN_FAILURES_PREFIX];
+const EXPIRING: [&str; 5] = [
+    keys::IMAGE_CODE_PREFIX,
+    keys::SMS_CODE_PREFIX,
+    keys::SESSION_PREFIX,
+    keys::LOGIN_FAILURES_PREFIX,
+    keys::LIMIT_PREFIX,
+];
 
 /// When an item is gone: from its `expires_at` on. Every read below and the purge judge by this.
 fn expired(expires_at: i64, now: i64) -> bool {

@@ -44,7 +44,13 @@ async fn start(name: &str, config: ServerConfig) -> Running {
     std::fs::create_dir_all(dir.join("avatars")).expect("temp dir");
     let store = EmbeddedStore::open(&dir.join("ihome.redb")).expect("store");
     let app_config = Config { bcrypt_cost: 4, cookie_secure: false, ..Config::default() };
-    let app = App::new(app_config, store, ConsoleSms::new(dir.join("sms.jsonl")), AvatarDir::new(dir.join("avatars")));
+    let app = App::new(
+        app_config,
+        store.clone(),
+        ConsoleSms::new(dir.join("sms.jsonl")),
+        AvatarDir::new(dir.join("avatars")),
+    )
+    .with_limiter(store);
     let state = Arc::new(State { app, avatar_dir: None, static_dir: None });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");

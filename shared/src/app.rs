@@ -1,8 +1,9 @@
 //! What a route runs with: configuration, its ports and a clock, built once per container.
 //!
 //! `App` is generic over its ports, so a function holds only the adapters its route calls: most
-//! are `App<DynamoStore>`; `sms-code` adds an SMS sender, `upload-avatar` an avatar store. The
-//! unit type `()` stands for a port the route does not have, and no route that needs one accepts it.
+//! are `App<DynamoStore>`; `sms-code` adds an SMS sender, `upload-avatar` an avatar store, and
+//! the routes with abuse budgets (captcha, SMS, register) a limiter. The unit type `()` stands
+//! for a port the route does not have, and no route that needs one accepts it.
 
 use std::sync::Arc;
 
@@ -12,11 +13,13 @@ use crate::domain::{PasswordHash, SessionToken};
 use crate::error::ApiError;
 use crate::store::{Authenticated, Store};
 
-pub struct App<S, M = (), A = ()> {
+pub struct App<S, M = (), A = (), L = ()> {
     pub config: Config,
     pub store: S,
     pub sms: M,
     pub avatars: A,
+    /// Abuse budget counters (`crate::limits`).
+    pub limiter: L,
     pub clock: Arc<dyn Clock>,
     /// Verified against when a mobile is unknown, so login timing does not tell.
     pub dummy_hash: PasswordHash,
@@ -29,7 +32,15 @@ impl<S: Store, M, A> App<S, M, A> {
 
     pub fn with_clock(config: Config, store: S, sms: M, avatars: A, clock: Arc<dyn Clock>) -> Self {
         let dummy_hash = PasswordHash::dummy(config.bcrypt_cost);
-        App { config, store, sms, avatars, clock, dummy_hash }
+        App { config, store, sms, avatars, limiter: (), clock, dummy_hash }
+    }
+}
+
+impl<S: Store, M, A, L> App<S, M, A, L> {
+    /// The same app counting its budgets with `limiter`.
+    pub fn with_limiter<L2>(self, limiter: L2) -> App<S, M, A, L2> {
+        let App { config, store, sms, avatars, limiter: _, clock, dummy_hash } = self;
+        App { config, store, sms, avatars, limiter, clock, dummy_hash }
     }
 
     pub fn now(&self) -> i64 {

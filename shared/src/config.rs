@@ -3,6 +3,8 @@
 
 use thiserror::Error;
 
+use crate::limits::Quota;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// DynamoDB table holding every item kind (`IHOME_TABLE`).
@@ -33,6 +35,51 @@ pub struct Config {
     pub avatar_bucket: String,
     /// Public URL the bucket's objects are served at, ending in `/` (`IHOME_AVATAR_BASE_URL`).
     pub avatar_base_url: String,
+    /// Abuse budgets (`IHOME_LIMIT_…`).
+    pub limits: Limits,
+}
+
+/// Abuse budgets, each a count in a fixed window (`crate::limits`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// SMS sent per client address per hour (`IHOME_LIMIT_SMS_PER_IP`).
+    pub sms_per_ip: Quota,
+    /// SMS sent per mobile per day, besides the gap between two (`IHOME_LIMIT_SMS_PER_MOBILE`).
+    pub sms_per_mobile: Quota,
+    /// SMS sent by the whole stack per hour: a circuit breaker (`IHOME_LIMIT_SMS_TOTAL`).
+    pub sms_total: Quota,
+    /// Captchas drawn per client address per minute (`IHOME_LIMIT_CAPTCHA_PER_IP`).
+    pub captcha_per_ip: Quota,
+    /// Registrations tried per client address per hour (`IHOME_LIMIT_REGISTER_PER_IP`).
+    pub register_per_ip: Quota,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            sms_per_ip: Quota::new(20, 3600),
+            sms_per_mobile: Quota::new(10, 86_400),
+            sms_total: Quota::new(500, 3600),
+            captcha_per_ip: Quota::new(60, 60),
+            register_per_ip: Quota::new(20, 3600),
+        }
+    }
+}
+
+impl Limits {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let d = Limits::default();
+        let max = |name: &'static str, default: Quota| -> Result<Quota, ConfigError> {
+            Ok(Quota::new(number(get(name), name, default.max, 1, 1_000_000)?, default.window))
+        };
+        Ok(Limits {
+            sms_per_ip: max("IHOME_LIMIT_SMS_PER_IP", d.sms_per_ip)?,
+            sms_per_mobile: max("IHOME_LIMIT_SMS_PER_MOBILE", d.sms_per_mobile)?,
+            sms_total: max("IHOME_LIMIT_SMS_TOTAL", d.sms_total)?,
+            captcha_per_ip: max("IHOME_LIMIT_CAPTCHA_PER_IP", d.captcha_per_ip)?,
+            register_per_ip: max("IHOME_LIMIT_REGISTER_PER_IP", d.register_per_ip)?,
+        })
+    }
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -60,6 +107,7 @@ impl Default for Config {
             utc_offset_hours: 8,
             avatar_bucket: "ihome-avatars".into(),
             avatar_base_url: "https://ihome-avatars.s3.amazonaws.com/".into(),
+            limits: Limits::default(),
         }
     }
 }
@@ -112,6 +160,7 @@ impl Config {
             )?,
             avatar_base_url: base_url(get("IHOME_AVATAR_BASE_URL"), get("IHOME_AVATAR_BUCKET").as_deref())?,
             avatar_bucket: get("IHOME_AVATAR_BUCKET").unwrap_or(d.avatar_bucket),
+            limits: Limits::from_lookup(&get)?,
         })
     }
 }

@@ -7,7 +7,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::domain::SessionToken;
+use crate::domain::{ClientIp, SessionToken};
 use crate::errno::{Envelope, Errno};
 use crate::error::ApiError;
 
@@ -89,6 +89,18 @@ pub fn path_param(req: &Request, name: &str) -> Option<String> {
 
 pub fn query_param(req: &Request, name: &str) -> Option<String> {
     given(req.query_string_parameters().first(name).map(str::to_owned))
+}
+
+/// The caller's address: API Gateway's source IP (the TCP peer it saw), which a client cannot
+/// write, unlike `X-Forwarded-For`. `None` only outside API Gateway and the local server.
+pub fn client_ip(req: &Request) -> Option<ClientIp> {
+    use lambda_http::request::RequestContext;
+    match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(ctx) => ctx.http.source_ip.as_deref().and_then(ClientIp::parse),
+        // The HTTP API's payload 2.0 is the only event this crate is built for.
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
 }
 
 /// The session token of a login route: SESSIONERR at once, before any I/O, when there is none.

@@ -45,12 +45,31 @@ impl Init {
     /// The container's one `App`, with the route's ports: `()` for a port the route has not.
     /// Waits (boundedly) for the DynamoDB connection, so the first request finds it open.
     pub async fn into_app<M: 'static, A: 'static>(self, sms: M, avatars: A) -> &'static App<DynamoStore, M, A> {
+        let (config, store) = self.warmed_up().await;
+        leak(App::new(config, store, sms, avatars))
+    }
+
+    /// As `into_app`, for a route with abuse budgets: they are counted in the same table.
+    pub async fn into_app_with_budgets<M: 'static, A: 'static>(
+        self,
+        sms: M,
+        avatars: A,
+    ) -> &'static App<DynamoStore, M, A, DynamoStore> {
+        let (config, store) = self.warmed_up().await;
+        leak(App::new(config, store.clone(), sms, avatars).with_limiter(store))
+    }
+
+    async fn warmed_up(self) -> (Config, DynamoStore) {
         if tokio::time::timeout(WARM_UP_LIMIT, self.warm_up).await.is_err() {
             tracing::warn!("DynamoDB warm-up still running after {WARM_UP_LIMIT:?}; serving anyway");
         }
-        // One App for the container's whole life: leaking it gives every invocation a 'static borrow.
-        Box::leak(Box::new(App::new(self.config, self.store, sms, avatars)))
+        (self.config, self.store)
     }
+}
+
+/// One App for the container's whole life: leaking it gives every invocation a 'static borrow.
+fn leak<T>(app: T) -> &'static T {
+    Box::leak(Box::new(app))
 }
 
 /// Serves `route` with `handler` for the life of the container.

@@ -13,6 +13,7 @@ pub mod errno;
 pub mod error;
 pub mod http;
 pub mod lambda;
+pub mod limits;
 pub mod routes;
 pub mod sms;
 pub mod store;

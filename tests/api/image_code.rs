@@ -51,6 +51,7 @@ async fn odd_ids_are_paramerr() {
 #[tokio::test]
 async fn store_failure_is_dberr() {
     let t = TestApp::builder().dynamo_sdk(unreachable_sdk_config().await).build().await;
+    // The address's captcha budget is the first thing read.
     let r = t.client().get("/api/v1.0/imagecode/abc").await;
-    r.assert("4001", "保存图片验证码失败");
+    r.assert("4001", "查询请求次数失败");
 }

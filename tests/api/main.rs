@@ -1,10 +1,35 @@
 //! Route, flow, race, fault and log tests against moto's server, one test binary.
 
+/// A contract suite: each listed `async fn(adapter)` of the calling module runs once per adapter,
+/// on `super::dynamo()` (moto) and `super::embedded()` (redb).
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod on_dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(super::dynamo().await).await;
+                }
+            )*
+        }
+        mod on_embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(super::embedded().await).await;
+                }
+            )*
+        }
+    };
+}
+
 mod auth;
 mod avatar;
 mod bad_input;
+mod budgets;
 mod flow;
 mod image_code;
+mod limiter_contract;
 mod login;
 mod logs;
 mod name;

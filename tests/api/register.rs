@@ -154,5 +154,6 @@ async fn store_failure_is_dberr() {
         .client()
         .post_json(USERS, &json!({"mobile": unique_mobile(), "sms_code": "123456", "password": "password123"}))
         .await;
-    r.assert("4001", "查询短信验证码失败");
+    // The address's budget and the code are read together; the budget answers first.
+    r.assert("4001", "查询请求次数失败");
 }

@@ -17,20 +17,28 @@ async fn requests_per_route() {
     let mobile = unique_mobile();
 
     c.get("/api/v1.0/imagecode/rt").await;
-    assert_eq!(t.calls.take(), ["PutItem"], "imagecode: 1 round trip");
+    // The address's captcha budget before any drawing, then the answer stored while drawing.
+    assert_eq!(t.calls.take(), ["UpdateItem", "PutItem"], "imagecode: 2 round trips");
     let text = t.peek_image_code("rt").await.unwrap();
 
     c.get_query(&format!("/api/v1.0/smscode/{mobile}"), &[("text", &text), ("id", "rt")]).await.assert("0", "发送成功");
     let calls = t.calls.take();
-    // DeleteItem (captcha) and GetItem (mobile) run together, then the conditional PutItem.
+    // DeleteItem (captcha) and GetItem (mobile) run together, then the conditional PutItem (the
+    // mobile's 60 s gap) with three UpdateItems (the address's, the mobile's and the stack's budgets).
     assert_eq!(sorted(calls[..2].to_vec()), ["DeleteItem", "GetItem"]);
-    assert_eq!(calls[2..], ["PutItem"], "smscode: 2 round trips + SNS");
+    assert_eq!(
+        sorted(calls[2..].to_vec()),
+        ["PutItem", "UpdateItem", "UpdateItem", "UpdateItem"],
+        "smscode: 2 round trips + SNS"
+    );
 
     let code = ihome_tests::last_sms_code(&mobile).await.unwrap();
     c.post_json("/api/v1.0/users", &json!({"mobile": mobile, "sms_code": code, "password": "password123"}))
         .await
         .assert("0", "OK");
-    assert_eq!(t.calls.take(), ["UpdateItem", "TransactWriteItems"], "register: 2 round trips");
+    let calls = t.calls.take();
+    // The address's budget and the code's check-out together (both UpdateItem), then the account.
+    assert_eq!(calls, ["UpdateItem", "UpdateItem", "TransactWriteItems"], "register: 2 round trips");
 
     c.get("/api/v1.0/user").await.assert("0", "OK");
     assert_eq!(t.calls.take(), ["BatchGetItem"], "GET /user: 1 round trip");

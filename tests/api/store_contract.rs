@@ -217,27 +217,6 @@ async fn real_names_are_set_once_even_when_racing<S: Store + 'static>(store: S) 
     assert_eq!(u.id_card.unwrap().as_str(), "11010519491231002X");
 }
 
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        mod on_dynamodb {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::$name(super::dynamo().await).await;
-                }
-            )*
-        }
-        mod on_embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::$name(super::embedded().await).await;
-                }
-            )*
-        }
-    };
-}
-
 contract!(
     image_codes_are_one_time_and_expire,
     racing_takes_of_one_image_code_have_one_winner,

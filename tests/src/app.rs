@@ -134,13 +134,15 @@ impl Builder {
         );
         let sns = aws_sdk_sns::Client::new(self.sns_sdk.as_ref().unwrap_or(&moto));
         let clock = ManualClock::new(T0);
+        let store = DynamoStore::new(store_client, table.clone());
         let app = App::with_clock(
             self.config.clone(),
-            DynamoStore::new(store_client, table.clone()),
+            store.clone(),
             SnsSender::new(sns, None),
             S3Avatars::new(avatar_client, bucket.clone()),
             Arc::new(clock.clone()),
-        );
+        )
+        .with_limiter(store);
         TestApp { app: Arc::new(app), clock, table, dynamo, calls, bucket, s3 }
     }
 }

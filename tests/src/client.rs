@@ -26,6 +26,8 @@ pub struct Client {
     peek: (aws_sdk_dynamodb::Client, String),
     jar: HashMap<String, String>,
     bearer: Option<String>,
+    /// The address API Gateway saw (`requestContext.http.sourceIp`): what budgets count per.
+    source_ip: String,
 }
 
 pub struct Request<'a> {
@@ -39,7 +41,13 @@ pub struct Request<'a> {
 impl Client {
     /// A client without cookies; `peek` reads the table uncounted, as a person would look.
     pub fn new(app: Arc<TestedApp>, calls: CallCounter, peek: (aws_sdk_dynamodb::Client, String)) -> Self {
-        Client { app, calls, peek, jar: HashMap::new(), bearer: None }
+        Client { app, calls, peek, jar: HashMap::new(), bearer: None, source_ip: "203.0.113.7".into() }
+    }
+
+    /// Sends from another address (as API Gateway would report it).
+    pub fn from_ip(&mut self, ip: &str) -> &mut Self {
+        self.source_ip = ip.into();
+        self
     }
 
     pub fn session_token(&self) -> Option<String> {
@@ -164,7 +172,7 @@ impl Client {
                 "domainName": "api.example.com",
                 "domainPrefix": "api",
                 "http": {"method": req.method, "path": req.path, "protocol": "HTTP/1.1",
-                         "sourceIp": "203.0.113.7", "userAgent": "ihome-tests"},
+                         "sourceIp": self.source_ip, "userAgent": "ihome-tests"},
                 "requestId": unique("req"),
                 "routeKey": route_key,
                 "stage": "$default",

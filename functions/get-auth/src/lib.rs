@@ -7,7 +7,10 @@ use ihome::error::ApiError;
 use ihome::http;
 use ihome::store::Store;
 
-pub async fn handle<S: Store, M: Sync, A: Sync>(app: &App<S, M, A>, req: &Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle<S: Store, M: Sync, A: Sync, L: Sync>(
+    app: &App<S, M, A, L>,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
     let auth = app.authenticate(&http::require_token(req)?).await?;
     let user = auth.user.ok_or_else(|| ApiError::no_data("无效操作"))?;
     Ok(http::ok_data(user.auth_to_dict()))

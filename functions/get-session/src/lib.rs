@@ -8,7 +8,10 @@ use ihome::error::ApiError;
 use ihome::http;
 use ihome::store::Store;
 
-pub async fn handle<S: Store, M: Sync, A: Sync>(app: &App<S, M, A>, req: &Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle<S: Store, M: Sync, A: Sync, L: Sync>(
+    app: &App<S, M, A, L>,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
     let auth = app.authenticate(&http::require_token(req)?).await?;
     // A session whose user is gone is no login.
     let user = auth.user.ok_or_else(ApiError::session)?;

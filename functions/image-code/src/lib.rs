@@ -8,14 +8,22 @@ use ihome::domain::{ImageCodeId, ImageCodeText};
 use ihome::errno::Errno;
 use ihome::error::ApiError;
 use ihome::http;
+use ihome::limits::{self, Budget, Counter, Limiter, Subject};
 use ihome::store::Store;
 
-pub async fn handle<S: Store, M: Sync, A: Sync>(app: &App<S, M, A>, req: &Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle<S: Store, M: Sync, A: Sync, L: Limiter>(
+    app: &App<S, M, A, L>,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
     let id = http::path_param(req, "image_code_id")
         .and_then(|s| ImageCodeId::parse(&s))
         .ok_or_else(|| ApiError::param("图片验证码编号格式错误"))?;
+    let now = app.now();
+    // Drawing costs CPU: the caller's address must have budget left first.
+    let budget = [Counter::new(Budget::CaptchaPerIp, Subject::Ip(http::client_ip(req)), &app.config.limits)];
+    limits::take_or_refuse(&app.limiter, &budget, now).await?;
     let text = ImageCodeText::generate();
-    let expires_at = app.now() + app.config.image_code_ttl;
+    let expires_at = now + app.config.image_code_ttl;
     let drawing = {
         let text = text.clone();
         tokio::task::spawn_blocking(move || render_png(&text))

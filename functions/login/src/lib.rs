@@ -19,7 +19,10 @@ struct LoginBody {
     password: Option<String>,
 }
 
-pub async fn handle<S: Store, M: Sync, A: Sync>(app: &App<S, M, A>, req: &Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle<S: Store, M: Sync, A: Sync, L: Sync>(
+    app: &App<S, M, A, L>,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
     let body: LoginBody = http::json_body(req)?;
     let (Some(mobile), Some(password)) = (http::given(body.mobile), body.password.filter(|p| !p.is_empty())) else {
         return Err(ApiError::incomplete());

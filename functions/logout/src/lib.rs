@@ -7,7 +7,10 @@ use ihome::error::ApiError;
 use ihome::http;
 use ihome::store::Store;
 
-pub async fn handle<S: Store, M: Sync, A: Sync>(app: &App<S, M, A>, req: &Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle<S: Store, M: Sync, A: Sync, L: Sync>(
+    app: &App<S, M, A, L>,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
     let token = http::require_token(req)?;
     let ended = app.store.end_session(&token, app.now()).await.map_err(ApiError::db("退出登录失败"))?;
     if !ended {

@@ -8,6 +8,7 @@ use ihome::domain::{Mobile, Password, SessionToken, SmsCode, User, UserId};
 use ihome::errno::Errno;
 use ihome::error::ApiError;
 use ihome::http;
+use ihome::limits::{self, Budget, Counter, Limiter, Subject};
 use ihome::store::{CreateUserError, NewSession, NewUser, Store};
 
 #[derive(Deserialize)]
@@ -19,7 +20,10 @@ struct RegisterBody {
     password2: Option<String>,
 }
 
-pub async fn handle<S: Store, M: Sync, A: Sync>(app: &App<S, M, A>, req: &Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle<S: Store, M: Sync, A: Sync, L: Limiter>(
+    app: &App<S, M, A, L>,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
     let body: RegisterBody = http::json_body(req)?;
     let (Some(mobile), Some(sms_code), Some(password)) =
         (http::given(body.mobile), http::given(body.sms_code), body.password.filter(|p| !p.is_empty()))
@@ -36,13 +40,16 @@ pub async fn handle<S: Store, M: Sync, A: Sync>(app: &App<S, M, A>, req: &Reques
     let now = app.now();
 
     // The code is checked (one of its tries spent) before bcrypt runs: a request without the
-    // right code costs one DynamoDB call, not 50 ms of hashing on a 1,769 MB function.
-    let stored = app
-        .store
-        .check_out_sms(&mobile, now, cfg.sms_max_attempts)
-        .await
-        .map_err(ApiError::db("查询短信验证码失败"))?
-        .ok_or_else(|| ApiError::no_data("短信验证码已过期"))?;
+    // right code costs one DynamoDB call, not 50 ms of hashing on a 1,769 MB function. The
+    // caller's address must have registrations left, counted in the same round trip.
+    let budget = [Counter::new(Budget::RegisterPerIp, Subject::Ip(http::client_ip(req)), &cfg.limits)];
+    let (allowed, stored) = tokio::join!(
+        limits::take_or_refuse(&app.limiter, &budget, now),
+        app.store.check_out_sms(&mobile, now, cfg.sms_max_attempts)
+    );
+    allowed?;
+    let stored =
+        stored.map_err(ApiError::db("查询短信验证码失败"))?.ok_or_else(|| ApiError::no_data("短信验证码已过期"))?;
     if stored != sms_code {
         return Err(ApiError::data_err("短信验证码错误"));
     }

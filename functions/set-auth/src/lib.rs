@@ -16,7 +16,10 @@ struct AuthBody {
     id_card: Option<String>,
 }
 
-pub async fn handle<S: Store, M: Sync, A: Sync>(app: &App<S, M, A>, req: &Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle<S: Store, M: Sync, A: Sync, L: Sync>(
+    app: &App<S, M, A, L>,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
     let token = http::require_token(req)?;
     let body: AuthBody = http::json_body(req)?;
     let (Some(real_name), Some(id_card)) = (http::given(body.real_name), http::given(body.id_card)) else {

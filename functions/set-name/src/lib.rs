@@ -17,7 +17,10 @@ struct NameBody {
     name: Option<String>,
 }
 
-pub async fn handle<S: Store, M: Sync, A: Sync>(app: &App<S, M, A>, req: &Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle<S: Store, M: Sync, A: Sync, L: Sync>(
+    app: &App<S, M, A, L>,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
     let token = http::require_token(req)?;
     let body: NameBody = http::json_body(req)?;
     let name = http::given(body.name).ok_or_else(ApiError::incomplete)?;

@@ -7,11 +7,12 @@ use ihome::domain::{ImageCodeId, Mobile, SmsCode};
 use ihome::errno::Errno;
 use ihome::error::ApiError;
 use ihome::http;
+use ihome::limits::{self, Budget, Counter, Limiter, Subject};
 use ihome::sms::{self, SmsSender};
 use ihome::store::Store;
 
-pub async fn handle<S: Store, M: SmsSender, A: Sync>(
-    app: &App<S, M, A>,
+pub async fn handle<S: Store, M: SmsSender, A: Sync, L: Limiter>(
+    app: &App<S, M, A, L>,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let (Some(mobile), Some(text), Some(id)) =
@@ -36,21 +37,43 @@ pub async fn handle<S: Store, M: SmsSender, A: Sync>(
 
     let code = SmsCode::generate();
     let cfg = &app.config;
-    let reserved = app
-        .store
-        .reserve_sms(&mobile, &code, now, cfg.sms_code_ttl, cfg.sms_interval)
-        .await
-        .map_err(ApiError::db("保存短信验证码失败"))?;
-    if !reserved {
-        return Err(ApiError::new(Errno::ReqErr, format!("请求过于频繁，请{}秒后重试", cfg.sms_interval)));
+    // The paid part comes next: the caller's address, the mobile and the whole stack must each
+    // have an SMS left. Counted alongside the mobile's 60 s gap, in one round trip.
+    let budgets = [
+        Counter::new(Budget::SmsPerIp, Subject::Ip(http::client_ip(req)), &cfg.limits),
+        Counter::new(Budget::SmsPerMobile, Subject::Mobile(mobile.clone()), &cfg.limits),
+        Counter::new(Budget::SmsTotal, Subject::Everyone, &cfg.limits),
+    ];
+    let (taken, reserved) = tokio::join!(
+        limits::take_or_refuse(&app.limiter, &budgets, now),
+        app.store.reserve_sms(&mobile, &code, now, cfg.sms_code_ttl, cfg.sms_interval)
+    );
+    match (taken, reserved) {
+        (Ok(()), Ok(true)) => {}
+        (Err(refused), Ok(true)) => {
+            release(app, &mobile, &code).await;
+            return Err(refused);
+        }
+        (taken, not_reserved) => {
+            if taken.is_ok() {
+                limits::give_back(&app.limiter, &budgets, now).await;
+            }
+            not_reserved.map_err(ApiError::db("保存短信验证码失败"))?;
+            return Err(ApiError::new(Errno::ReqErr, format!("请求过于频繁，请{}秒后重试", cfg.sms_interval)));
+        }
     }
     if let Err(e) = app.sms.send(&mobile, &sms::code_message(&code, cfg.sms_code_ttl / 60)).await {
-        // Free the slot so the user can retry at once rather than wait out the interval.
-        if let Err(release) = app.store.release_sms(&mobile, &code).await {
-            tracing::error!(error = %release, "could not release unsent sms code");
-        }
+        // Free the slot and the budgets so the user can retry at once: nothing was sent.
+        tokio::join!(release(app, &mobile, &code), limits::give_back(&app.limiter, &budgets, now));
         return Err(ApiError::infra(Errno::ThirdErr, "发送失败", &e));
     }
     tracing::info!(mobile = %mobile.masked(), "sms code sent");
     Ok(http::ok_message("发送成功"))
+}
+
+/// Frees the mobile's reserved slot: its code was never sent.
+async fn release<S: Store, M, A, L>(app: &App<S, M, A, L>, mobile: &Mobile, code: &SmsCode) {
+    if let Err(e) = app.store.release_sms(mobile, code).await {
+        tracing::error!(error = %e, "could not release unsent sms code");
+    }
 }

@@ -8,6 +8,6 @@ async fn main() -> Result<(), lambda::Error> {
     let init = lambda::init().await?;
     // DynamoDB and SNS: the only clients this route calls.
     let (sms, avatars) = (SnsSender::from_sdk(&init.sdk, &init.config), ());
-    let app = init.into_app(sms, avatars).await;
+    let app = init.into_app_with_budgets(sms, avatars).await;
     lambda::serve(Route::SmsCode, move |req| async move { sms_code::handle(app, &req).await }).await
 }

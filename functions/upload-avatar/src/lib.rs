@@ -17,8 +17,8 @@ use tokio::sync::Semaphore;
 const DECODES_AT_ONCE: usize = 2;
 static DECODES: Semaphore = Semaphore::const_new(DECODES_AT_ONCE);
 
-pub async fn handle<S: Store, M: Sync, A: AvatarStore>(
-    app: &App<S, M, A>,
+pub async fn handle<S: Store, M: Sync, A: AvatarStore, L: Sync>(
+    app: &App<S, M, A, L>,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let token = http::require_token(req)?;

@@ -1,6 +1,7 @@
 //! Validated types: once parsed, a value cannot be bad. Debug output of personal data is masked.
 
 mod avatar;
+mod client_ip;
 mod codes;
 mod mobile;
 mod password;
@@ -8,7 +9,8 @@ mod profile;
 mod session;
 mod user;
 
-pub use avatar::{AvatarError, AvatarImage};
+pub use avatar::{AvatarError, AvatarImage, ImageHeader};
+pub use client_ip::ClientIp;
 pub use codes::{ImageCodeId, ImageCodeText, SmsCode};
 pub use mobile::Mobile;
 pub use password::{Password, PasswordError, PasswordHash};

@@ -83,12 +83,14 @@ impl Route {
         // Every function opens its DynamoDB connection during init with DescribeEndpoints
         // (`DynamoStore::warm_up`): it reads no table, so it is granted on "*".
         match self {
-            Route::ImageCode => &["dynamodb:DescribeEndpoints", "dynamodb:PutItem"],
+            // Abuse budgets (crate::limits) are counted with UpdateItem.
+            Route::ImageCode => &["dynamodb:DescribeEndpoints", "dynamodb:PutItem", "dynamodb:UpdateItem"],
             Route::SmsCode => &[
                 "dynamodb:DeleteItem",
                 "dynamodb:DescribeEndpoints",
                 "dynamodb:GetItem",
                 "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
                 "sns:Publish",
             ],
             Route::Register => {

@@ -13,6 +13,8 @@ use crate::domain::{
     IdCard, ImageCodeId, ImageCodeText, Mobile, PasswordHash, RealName, SessionToken, SmsCode, User, UserId, UserName,
 };
 
+mod limits;
+
 type Item = HashMap<String, AttributeValue>;
 
 #[derive(Debug, Clone)]

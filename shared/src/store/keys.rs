@@ -14,6 +14,8 @@ pub const USER_PREFIX: &str = "USER#";
 pub const NAME_PREFIX: &str = "NAME#";
 pub const SESSION_PREFIX: &str = "SESSION#";
 pub const LOGIN_FAILURES_PREFIX: &str = "LOGINFAIL#";
+/// Abuse budget counters (`crate::limits`): `LIMIT#<budget>#<subject>#<window>`.
+pub const LIMIT_PREFIX: &str = "LIMIT#";
 
 pub fn image_code(id: &ImageCodeId) -> String {
     format!("{IMAGE_CODE_PREFIX}{}", id.as_str())

@@ -1,0 +1,140 @@
+//! Abuse budgets through the routes (issue: "close the open wallet"): each refused before the
+//! costly work (no SNS call, no drawing, no bcrypt), with the errno of its row, counted per the
+//! address API Gateway saw and never per a header the client writes.
+
+use ihome::limits::{Budget, Counter, Limiter, Quota, Subject};
+use ihome_tests::{TestApp, sent_sms, unique, unique_mobile, unreachable_sdk_config};
+use serde_json::json;
+
+const SMS: &str = "/api/v1.0/smscode";
+
+async fn app(limits: impl FnOnce(&mut ihome::config::Limits)) -> TestApp {
+    TestApp::builder().config(|c| limits(&mut c.limits)).build().await
+}
+
+/// Captcha, then an SMS request for `mobile`: the SMS route's answer.
+async fn ask_sms(c: &mut ihome_tests::Client, mobile: &str) -> ihome_tests::Response {
+    let id = unique("img");
+    let text = c.captcha_text(&id).await;
+    c.get_query(&format!("{SMS}/{mobile}"), &[("text", &text), ("id", &id)]).await
+}
+
+#[tokio::test]
+async fn sms_per_address_is_iperr_and_sends_nothing() {
+    let t = app(|l| l.sms_per_ip = Quota::new(3, 3600)).await;
+    let mut c = t.client();
+    for _ in 0..3 {
+        ask_sms(&mut c, &unique_mobile()).await.assert("0", "发送成功");
+    }
+    let fourth = unique_mobile();
+    ask_sms(&mut c, &fourth).await.assert("4202", "请求过于频繁，请稍后重试");
+    assert!(sent_sms(&fourth).await.is_empty(), "a refused request sent an SMS");
+    // A header the client writes changes nothing; another address has its own budget.
+    let id = unique("img");
+    let text = c.captcha_text(&id).await;
+    let r = c
+        .send(ihome_tests::Request {
+            method: "GET",
+            path: &format!("{SMS}/{fourth}"),
+            query: &[("text", &text), ("id", &id)],
+            headers: &[("x-forwarded-for", "192.0.2.99")],
+            body: None,
+        })
+        .await;
+    r.assert("4202", "请求过于频繁，请稍后重试");
+    c.from_ip("198.51.100.20");
+    ask_sms(&mut c, &fourth).await.assert("0", "发送成功");
+}
+
+#[tokio::test]
+async fn sms_per_mobile_per_day_is_reqerr() {
+    let t = app(|l| l.sms_per_mobile = Quota::new(2, 86_400)).await;
+    let mobile = unique_mobile();
+    let mut c = t.client();
+    for i in 0..2 {
+        c.from_ip(&format!("198.51.100.{i}"));
+        ask_sms(&mut c, &mobile).await.assert("0", "发送成功");
+        t.clock.advance(61);
+    }
+    c.from_ip("198.51.100.9");
+    ask_sms(&mut c, &mobile).await.assert("4201", "该手机号今日获取验证码次数过多，请明天再试");
+    assert_eq!(sent_sms(&mobile).await.len(), 2);
+}
+
+#[tokio::test]
+async fn sms_for_the_whole_stack_is_a_breaker() {
+    let t = app(|l| l.sms_total = Quota::new(2, 3600)).await;
+    let mut c = t.client();
+    for i in 0..2 {
+        c.from_ip(&format!("198.51.100.{i}"));
+        ask_sms(&mut c, &unique_mobile()).await.assert("0", "发送成功");
+    }
+    c.from_ip("198.51.100.9");
+    let third = unique_mobile();
+    ask_sms(&mut c, &third).await.assert("4301", "短信服务繁忙，请稍后重试");
+    assert!(sent_sms(&third).await.is_empty());
+}
+
+#[tokio::test]
+async fn the_sixty_second_gap_still_answers_first_and_takes_no_budget() {
+    let t = app(|l| l.sms_per_ip = Quota::new(2, 3600)).await;
+    let mut c = t.client();
+    let mobile = unique_mobile();
+    ask_sms(&mut c, &mobile).await.assert("0", "发送成功");
+    ask_sms(&mut c, &mobile).await.assert("4201", "请求过于频繁，请60秒后重试");
+    // The refused request's unit went back: one more SMS fits the address's budget of two.
+    ask_sms(&mut c, &unique_mobile()).await.assert("0", "发送成功");
+}
+
+#[tokio::test]
+async fn an_sms_that_could_not_be_sent_costs_no_budget() {
+    let t = TestApp::builder()
+        .config(|c| c.limits.sms_per_ip = Quota::new(1, 3600))
+        .sns_sdk(unreachable_sdk_config().await)
+        .build()
+        .await;
+    let mut c = t.client();
+    ask_sms(&mut c, &unique_mobile()).await.assert("4301", "发送失败");
+    let ip = ihome::domain::ClientIp::parse("203.0.113.7");
+    let counter = Counter::new(Budget::SmsPerIp, Subject::Ip(ip), &t.app.config.limits);
+    assert_eq!(t.app.limiter.used(&counter, t.app.now()).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn captchas_per_address_are_iperr_before_drawing() {
+    let t = app(|l| l.captcha_per_ip = Quota::new(2, 60)).await;
+    let mut c = t.client();
+    for i in 0..2 {
+        let r = c.get(&format!("/api/v1.0/imagecode/cap{i}")).await;
+        assert_eq!(r.header("content-type"), Some("image/png"));
+    }
+    c.get("/api/v1.0/imagecode/cap2").await.assert("4202", "请求过于频繁，请稍后重试");
+    assert_eq!(t.peek_image_code("cap2").await, None, "nothing drawn or stored");
+    // The next minute has a new budget.
+    t.clock.advance(60);
+    let r = c.get("/api/v1.0/imagecode/cap3").await;
+    assert_eq!(r.header("content-type"), Some("image/png"));
+}
+
+/// A registration with a code never sent: refused by the code's check when the budget allows.
+async fn try_register(c: &mut ihome_tests::Client) -> ihome_tests::Response {
+    c.post_json("/api/v1.0/users", &json!({"mobile": unique_mobile(), "sms_code": "123456", "password": "password123"}))
+        .await
+}
+
+#[tokio::test]
+async fn registrations_per_address_are_iperr_before_bcrypt() {
+    let t = app(|l| l.register_per_ip = Quota::new(2, 3600)).await;
+    let mut c = t.client();
+    for _ in 0..2 {
+        try_register(&mut c).await.assert("4002", "短信验证码已过期");
+    }
+    try_register(&mut c).await.assert("4202", "请求过于频繁，请稍后重试");
+    // IPv6 counts per /64: another address in the same /64 shares the budget.
+    c.from_ip("2001:db8:5:6::1");
+    for _ in 0..2 {
+        try_register(&mut c).await.assert("4002", "短信验证码已过期");
+    }
+    c.from_ip("2001:db8:5:6:ffff::2");
+    try_register(&mut c).await.assert("4202", "请求过于频繁，请稍后重试");
+}
