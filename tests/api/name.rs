@@ -141,3 +141,80 @@ async fn one_user_racing_themselves_to_many_names_is_never_told_a_name_is_taken(
     }
     other.put_json(NAME, &json!({ "name": last })).await.assert("4001", "用户名已存在");
 }
+
+/// Hostile testing: look-alike names. Names are compared by their confusable skeleton (UTS #39),
+/// so a name that only looks like a taken one is taken too.
+#[tokio::test]
+async fn look_alikes_of_a_taken_name_are_taken() {
+    let t = TestApp::spawn().await;
+    let (mut a, _, _) = t.registered_user().await;
+    let (mut b, _, _) = t.registered_user().await;
+    a.put_json(NAME, &json!({"name": "Alice"})).await.assert("0", "OK");
+    for look_alike in [
+        "Аӏісе",      // all Cyrillic: one script, so only the skeleton tells it from "Alice"
+        "AIice",      // capital I for the l
+        "Ａｌｉｃｅ", // full width: NFKC makes it "Alice" itself
+        "alice",      // case does not make a new name
+    ] {
+        b.put_json(NAME, &json!({ "name": look_alike })).await.assert("4001", "用户名已存在");
+    }
+    // Cyrillic А with Latin "lice" mixes scripts: refused before uniqueness is asked.
+    b.put_json(NAME, &json!({"name": "Аlice"}))
+        .await
+        .assert("4103", "用户名不能混用多种文字（拉丁字母可与中文、日文或韩文同用）");
+    assert_ne!(b.get("/api/v1.0/user").await.data()["name"], "Аlice");
+
+    // The holder may move between look-alikes of its own name and keeps the name guarded.
+    a.put_json(NAME, &json!({"name": "alice"})).await.assert("0", "OK");
+    b.put_json(NAME, &json!({"name": "Alice"})).await.assert("4001", "用户名已存在");
+    // Renaming away frees every look-alike.
+    a.put_json(NAME, &json!({"name": "Bob"})).await.assert("0", "OK");
+    b.put_json(NAME, &json!({"name": "Аӏісе"})).await.assert("0", "OK");
+    a.put_json(NAME, &json!({"name": "Alice"})).await.assert("4001", "用户名已存在");
+}
+
+#[tokio::test]
+async fn invisible_and_bidi_characters_are_paramerr() {
+    let t = TestApp::spawn().await;
+    let (mut c, mobile, _) = t.registered_user().await;
+    for bad in [
+        "Alice\u{200B}",    // zero-width space
+        "\u{200B}\u{200B}", // nothing visible at all
+        "\u{202E}ecilA",    // right-to-left override
+        "A\u{2060}lice",    // word joiner
+        "\u{FEFF}Alice",    // byte order mark
+        "Ali\u{2028}ce",    // line separator
+    ] {
+        c.put_json(NAME, &json!({ "name": bad })).await.assert("4103", "用户名须为1-32个字符，且不能含控制字符");
+    }
+    assert_eq!(c.get("/api/v1.0/user").await.data()["name"], mobile.as_str());
+}
+
+/// Full-width digits are the digits after NFKC, so another user's mobile in full width is still
+/// that mobile.
+#[tokio::test]
+async fn full_width_digits_of_a_mobile_are_that_mobile() {
+    let t = TestApp::spawn().await;
+    let (mut a, mobile_a, _) = t.registered_user().await;
+    let (mut b, mobile_b, _) = t.registered_user().await;
+    let wide: String =
+        mobile_a.chars().map(|d| char::from_u32(u32::from(d) - u32::from('0') + 0xFF10).unwrap()).collect();
+    b.put_json(NAME, &json!({ "name": wide })).await.assert("4103", "不能使用他人的手机号作为用户名");
+    assert_eq!(b.get("/api/v1.0/user").await.data()["name"], mobile_b.as_str());
+    // Its owner may, and gets the plain digits.
+    a.put_json(NAME, &json!({"name": "custom"})).await.assert("0", "OK");
+    let r = a.put_json(NAME, &json!({ "name": wide })).await;
+    r.assert("0", "OK");
+    assert_eq!(r.data(), json!({ "name": mobile_a }));
+}
+
+/// Letters that pass for digits (O for 0, l for 1) make a look-alike of a mobile number: as
+/// reserved as the number itself.
+#[tokio::test]
+async fn look_alikes_of_a_mobile_are_reserved() {
+    let t = TestApp::spawn().await;
+    let (_, mobile_a, _) = t.registered_user().await;
+    let (mut b, _, _) = t.registered_user().await;
+    let look_alike = mobile_a.replace('0', "O").replace('1', "l");
+    b.put_json(NAME, &json!({ "name": look_alike })).await.assert("4103", "不能使用他人的手机号作为用户名");
+}

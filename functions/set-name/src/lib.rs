@@ -24,7 +24,7 @@ pub async fn handle<S: Store, M: Sync, A: Sync, L: Sync>(
     let token = http::require_token(req)?;
     let body: NameBody = http::json_body(req)?;
     let name = http::given(body.name).ok_or_else(ApiError::incomplete)?;
-    let name = UserName::parse(&name).ok_or_else(|| ApiError::param("用户名须为1-32个字符，且不能含控制字符"))?;
+    let name = UserName::try_parse(&name).map_err(|e| ApiError::param(e.message()))?;
 
     // Read again after a concurrent change of the same user's name, a few times at most.
     for _ in 0..3 {

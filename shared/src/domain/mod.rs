@@ -14,6 +14,6 @@ pub use client_ip::ClientIp;
 pub use codes::{ImageCodeId, ImageCodeText, SmsCode};
 pub use mobile::Mobile;
 pub use password::{Password, PasswordError, PasswordHash};
-pub use profile::{IdCard, RealName, UserName};
+pub use profile::{IdCard, NameError, RealName, UserName};
 pub use session::{SessionToken, TokenHash};
 pub use user::{User, UserId};

@@ -33,8 +33,10 @@ pub fn user(id: UserId) -> String {
     format!("{USER_PREFIX}{}", id.get())
 }
 
+/// Keyed by the name's confusable skeleton, not the name itself (`UserName::skeleton_key` says
+/// how): one guard for `Alice`, `alice` and the all-Cyrillic `Аӏісе`, so holding one holds them all.
 pub fn name(name: &UserName) -> String {
-    format!("{NAME_PREFIX}{}", name.as_str())
+    format!("{NAME_PREFIX}{}", name.key())
 }
 
 pub fn session(hash: &TokenHash) -> String {
