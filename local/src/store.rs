@@ -19,7 +19,8 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinitio
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use ihome::domain::{
-    IdCard, ImageCodeId, ImageCodeText, Mobile, PasswordHash, RealName, SessionToken, SmsCode, User, UserId, UserName,
+    ClientIp, IdCard, ImageCodeId, ImageCodeText, Mobile, PasswordHash, RealName, SessionToken, SmsCode, User, UserId,
+    UserName,
 };
 
 const ITEMS: TableDefinition<&str, &[u8]> = TableDefinition::new("items");
@@ -444,11 +445,12 @@ impl Store for EmbeddedStore {
     async fn reserve_login_attempt(
         &self,
         mobile: &Mobile,
+        from: Option<ClientIp>,
         now: i64,
         window: i64,
         max: u32,
     ) -> Result<bool, StoreError> {
-        let key = keys::login_failures(mobile);
+        let key = keys::login_failures(mobile, from);
         self.write("reserve login attempt", move |tx| {
             let item = match tx.get::<LoginFailItem>(&key)? {
                 Some(f) if f.window_start > now - window => {
@@ -465,8 +467,8 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn clear_login_failures(&self, mobile: &Mobile) -> Result<(), StoreError> {
-        let key = keys::login_failures(mobile);
+    async fn clear_login_failures(&self, mobile: &Mobile, from: Option<ClientIp>) -> Result<(), StoreError> {
+        let key = keys::login_failures(mobile, from);
         self.write("clear login failures", move |tx| tx.remove(&key)).await
     }
 

@@ -74,7 +74,7 @@ async fn fill(store: &EmbeddedStore) {
     store.put_session(&session(2000, T0 + 86_400)).await.unwrap();
     // Login failures counted from T0 in a 600 s window expire at T0 + 600.
     for i in 0..2 {
-        assert!(store.reserve_login_attempt(&mobile(20 + i), T0, 600, 5).await.unwrap());
+        assert!(store.reserve_login_attempt(&mobile(20 + i), None, T0, 600, 5).await.unwrap());
     }
     // An account: its mobile and user items never expire; its session lives a day.
     let code = SmsCode::generate();

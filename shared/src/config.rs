@@ -23,7 +23,7 @@ pub struct Config {
     pub sms_max_attempts: u32,
     /// Session lifetime in seconds, also the cookie's Max-Age (`IHOME_SESSION_TTL`).
     pub session_ttl: i64,
-    /// Failed logins per mobile allowed in one window (`IHOME_LOGIN_MAX_FAILURES`).
+    /// Failed logins per mobile and client address allowed in one window (`IHOME_LOGIN_MAX_FAILURES`).
     pub login_max_failures: u32,
     /// The login failure window in seconds (`IHOME_LOGIN_FAILURE_WINDOW`).
     pub login_failure_window: i64,
@@ -52,6 +52,9 @@ pub struct Limits {
     pub captcha_per_ip: Quota,
     /// Registrations tried per client address per hour (`IHOME_LIMIT_REGISTER_PER_IP`).
     pub register_per_ip: Quota,
+    /// Login attempts per mobile per hour from all addresses (`IHOME_LIMIT_LOGIN_PER_MOBILE`);
+    /// each address also has `login_max_failures` per `login_failure_window`.
+    pub login_per_mobile: Quota,
 }
 
 impl Default for Limits {
@@ -62,6 +65,7 @@ impl Default for Limits {
             sms_total: Quota::new(500, 3600),
             captcha_per_ip: Quota::new(60, 60),
             register_per_ip: Quota::new(20, 3600),
+            login_per_mobile: Quota::new(100, 3600),
         }
     }
 }
@@ -78,6 +82,7 @@ impl Limits {
             sms_total: max("IHOME_LIMIT_SMS_TOTAL", d.sms_total)?,
             captcha_per_ip: max("IHOME_LIMIT_CAPTCHA_PER_IP", d.captcha_per_ip)?,
             register_per_ip: max("IHOME_LIMIT_REGISTER_PER_IP", d.register_per_ip)?,
+            login_per_mobile: max("IHOME_LIMIT_LOGIN_PER_MOBILE", d.login_per_mobile)?,
         })
     }
 }

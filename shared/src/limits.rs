@@ -38,6 +38,9 @@ pub enum Budget {
     SmsTotal,
     CaptchaPerIp,
     RegisterPerIp,
+    /// Login attempts on one mobile from every address (each address has its own 5 per 10
+    /// minutes in the store: `Store::reserve_login_attempt`).
+    LoginPerMobile,
 }
 
 impl Budget {
@@ -49,6 +52,7 @@ impl Budget {
             Budget::SmsTotal => "sms-total",
             Budget::CaptchaPerIp => "captcha-ip",
             Budget::RegisterPerIp => "register-ip",
+            Budget::LoginPerMobile => "login-mobile",
         }
     }
 
@@ -59,6 +63,7 @@ impl Budget {
             Budget::SmsTotal => limits.sms_total,
             Budget::CaptchaPerIp => limits.captcha_per_ip,
             Budget::RegisterPerIp => limits.register_per_ip,
+            Budget::LoginPerMobile => limits.login_per_mobile,
         }
     }
 
@@ -71,6 +76,7 @@ impl Budget {
             }
             Budget::SmsPerMobile => ApiError::req("该手机号今日获取验证码次数过多，请明天再试"),
             Budget::SmsTotal => ApiError::new(Errno::ThirdErr, "短信服务繁忙，请稍后重试"),
+            Budget::LoginPerMobile => ApiError::req("错误次数过多，请稍后重试"),
         }
     }
 }
@@ -212,5 +218,6 @@ mod tests {
         assert_eq!(Budget::RegisterPerIp.refusal().errno(), Errno::IpErr);
         assert_eq!(Budget::SmsPerMobile.refusal().errno(), Errno::ReqErr);
         assert_eq!(Budget::SmsTotal.refusal().errno(), Errno::ThirdErr);
+        assert_eq!(Budget::LoginPerMobile.refusal().errno(), Errno::ReqErr);
     }
 }

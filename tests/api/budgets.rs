@@ -138,3 +138,46 @@ async fn registrations_per_address_are_iperr_before_bcrypt() {
     c.from_ip("2001:db8:5:6:ffff::2");
     try_register(&mut c).await.assert("4202", "请求过于频繁，请稍后重试");
 }
+
+/// Hostile testing: login failures were counted per mobile, so anyone could lock its owner out
+/// for ten minutes. Now five per (mobile, address): the attacker's address is locked, the
+/// owner's is not.
+#[tokio::test]
+async fn one_address_failing_cannot_lock_the_owner_out() {
+    let t = TestApp::spawn().await;
+    let (_, mobile, password) = t.registered_user().await;
+    let mut attacker = t.client();
+    attacker.from_ip("192.0.2.66");
+    for _ in 0..5 {
+        attacker
+            .post_json("/api/v1.0/sessions", &json!({"mobile": mobile, "password": "wrong-password"}))
+            .await
+            .assert("4004", "用户名或密码错误");
+    }
+    attacker
+        .post_json("/api/v1.0/sessions", &json!({"mobile": mobile, "password": password}))
+        .await
+        .assert("4201", "错误次数过多，请稍后重试");
+    let mut owner = t.client();
+    owner.post_json("/api/v1.0/sessions", &json!({"mobile": mobile, "password": password})).await.assert("0", "OK");
+}
+
+/// Guesses spread over many addresses still meet the mobile's own budget (100 an hour by default).
+#[tokio::test]
+async fn logins_per_mobile_from_all_addresses_are_limited() {
+    let t = app(|l| l.login_per_mobile = Quota::new(3, 3600)).await;
+    let (_, mobile, password) = t.registered_user().await;
+    let mut c = t.client();
+    for i in 0..3 {
+        c.from_ip(&format!("192.0.2.{i}"));
+        c.post_json("/api/v1.0/sessions", &json!({"mobile": mobile, "password": "wrong-password"}))
+            .await
+            .assert("4004", "用户名或密码错误");
+    }
+    c.from_ip("192.0.2.200");
+    c.post_json("/api/v1.0/sessions", &json!({"mobile": mobile, "password": password}))
+        .await
+        .assert("4201", "错误次数过多，请稍后重试");
+    t.clock.advance(3600);
+    c.post_json("/api/v1.0/sessions", &json!({"mobile": mobile, "password": password})).await.assert("0", "OK");
+}

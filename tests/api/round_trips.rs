@@ -49,10 +49,11 @@ async fn requests_per_route() {
 
     c.post_json("/api/v1.0/sessions", &json!({"mobile": mobile, "password": "password123"})).await.assert("0", "OK");
     let calls = t.calls.take();
-    // GetItem (credentials) with PutItem (the attempt opens a window: a success deleted the last
-    // one), then PutItem (session) with DeleteItem (the count).
-    assert_eq!(sorted(calls[..2].to_vec()), ["GetItem", "PutItem"], "login: 2 round trips");
-    assert_eq!(sorted(calls[2..].to_vec()), ["DeleteItem", "PutItem"], "login: 2 round trips");
+    // GetItem (credentials) with PutItem (the attempt opens this address's window: a success
+    // deleted the last one) and UpdateItem (the mobile's budget), then PutItem (session) with
+    // DeleteItem (the address's count) and UpdateItem (the budget's unit given back).
+    assert_eq!(sorted(calls[..3].to_vec()), ["GetItem", "PutItem", "UpdateItem"], "login: 2 round trips");
+    assert_eq!(sorted(calls[3..].to_vec()), ["DeleteItem", "PutItem", "UpdateItem"], "login: 2 round trips");
 
     let png = sample_image(image::ImageFormat::Png);
     let part = Part { name: "avatar", filename: Some("a.png"), content_type: "image/png", data: &png };

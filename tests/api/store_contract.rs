@@ -6,13 +6,17 @@ use std::sync::Arc;
 
 use futures_util::future::join_all;
 use ihome::domain::{
-    IdCard, ImageCodeId, ImageCodeText, Mobile, PasswordHash, RealName, SessionToken, SmsCode, User, UserId, UserName,
+    ClientIp, IdCard, ImageCodeId, ImageCodeText, Mobile, PasswordHash, RealName, SessionToken, SmsCode, User, UserId,
+    UserName,
 };
 use ihome::store::{CreateUserError, DynamoStore, NewSession, NewUser, RenameError, Store};
 use ihome_local::EmbeddedStore;
 use ihome_tests::{T0, TestApp, unique, unique_mobile};
 
 const N: usize = 24;
+
+/// The client address login attempts are counted for.
+const FROM: Option<ClientIp> = None;
 
 async fn dynamo() -> DynamoStore {
     TestApp::spawn().await.app.store.clone()
@@ -138,16 +142,21 @@ async fn sessions_expire_and_end_once<S: Store + 'static>(store: S) {
 async fn login_attempts_are_limited_per_window<S: Store + 'static>(store: S) {
     let m = mobile();
     for i in 0..5 {
-        assert!(store.reserve_login_attempt(&m, T0 + i, 600, 5).await.unwrap(), "attempt {i}");
+        assert!(store.reserve_login_attempt(&m, FROM, T0 + i, 600, 5).await.unwrap(), "attempt {i}");
     }
-    assert!(!store.reserve_login_attempt(&m, T0 + 10, 600, 5).await.unwrap(), "locked");
-    assert!(!store.reserve_login_attempt(&m, T0 + 599, 600, 5).await.unwrap(), "still locked");
-    assert!(store.reserve_login_attempt(&m, T0 + 600, 600, 5).await.unwrap(), "a new window");
-    store.clear_login_failures(&m).await.unwrap();
+    assert!(!store.reserve_login_attempt(&m, FROM, T0 + 10, 600, 5).await.unwrap(), "locked");
+    assert!(!store.reserve_login_attempt(&m, FROM, T0 + 599, 600, 5).await.unwrap(), "still locked");
+    assert!(store.reserve_login_attempt(&m, FROM, T0 + 600, 600, 5).await.unwrap(), "a new window");
+    store.clear_login_failures(&m, FROM).await.unwrap();
     for _ in 0..5 {
-        assert!(store.reserve_login_attempt(&m, T0 + 601, 600, 5).await.unwrap(), "cleared");
+        assert!(store.reserve_login_attempt(&m, FROM, T0 + 601, 600, 5).await.unwrap(), "cleared");
     }
-    assert!(!store.reserve_login_attempt(&m, T0 + 601, 600, 5).await.unwrap());
+    assert!(!store.reserve_login_attempt(&m, FROM, T0 + 601, 600, 5).await.unwrap());
+    // Another address has its own count: one address's failures lock only that address out.
+    let elsewhere = ClientIp::parse("198.51.100.77");
+    assert!(store.reserve_login_attempt(&m, elsewhere, T0 + 601, 600, 5).await.unwrap());
+    store.clear_login_failures(&m, elsewhere).await.unwrap();
+    assert!(!store.reserve_login_attempt(&m, FROM, T0 + 601, 600, 5).await.unwrap(), "cleared only there");
 }
 
 /// Embedded only: moto applies concurrent conditional `ADD`s without a lock and can let one
@@ -157,7 +166,7 @@ async fn racing_login_attempts_get_no_more_than_the_limit<S: Store + 'static>(st
     let m = mobile();
     let allowed = join_all((0..N).map(|_| {
         let (s, m) = (store.clone(), m.clone());
-        async move { s.reserve_login_attempt(&m, T0, 600, 5).await.unwrap() }
+        async move { s.reserve_login_attempt(&m, FROM, T0, 600, 5).await.unwrap() }
     }))
     .await;
     assert_eq!(allowed.iter().filter(|a| **a).count(), 5);

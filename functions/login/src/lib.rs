@@ -10,6 +10,7 @@ use ihome::domain::{Mobile, Password, SessionToken};
 use ihome::errno::Errno;
 use ihome::error::ApiError;
 use ihome::http;
+use ihome::limits::{self, Budget, Counter, Limiter, Subject};
 use ihome::store::{NewSession, Store};
 
 #[derive(Deserialize)]
@@ -19,7 +20,7 @@ struct LoginBody {
     password: Option<String>,
 }
 
-pub async fn handle<S: Store, M: Sync, A: Sync, L: Sync>(
+pub async fn handle<S: Store, M: Sync, A: Sync, L: Limiter>(
     app: &App<S, M, A, L>,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
@@ -31,15 +32,33 @@ pub async fn handle<S: Store, M: Sync, A: Sync, L: Sync>(
     let cfg = &app.config;
     let now = app.now();
 
-    // The attempt is counted before the password is checked, in parallel with the credentials read:
-    // a burst of guesses gets no more than the limit, however many race.
-    let (credentials, allowed) = tokio::join!(
+    // The attempt is counted before the password is checked, in parallel with the credentials
+    // read: per mobile from this address (5 per 10 minutes, so another address's failures cannot
+    // lock the owner out) and per mobile from all addresses (a slow, spread-out guessing budget).
+    // A burst of guesses gets no more than the limits, however many race.
+    let from = http::client_ip(req);
+    let budget = [Counter::new(Budget::LoginPerMobile, Subject::Mobile(mobile.clone()), &cfg.limits)];
+    let (credentials, allowed, taken) = tokio::join!(
         app.store.credentials(&mobile),
-        app.store.reserve_login_attempt(&mobile, now, cfg.login_failure_window, cfg.login_max_failures)
+        app.store.reserve_login_attempt(&mobile, from, now, cfg.login_failure_window, cfg.login_max_failures),
+        limits::take_or_refuse(&app.limiter, &budget, now)
     );
-    if !allowed.map_err(ApiError::db("查询用户信息失败"))? {
+    let allowed = match allowed {
+        Ok(allowed) => allowed,
+        Err(e) => {
+            if taken.is_ok() {
+                limits::give_back(&app.limiter, &budget, now).await;
+            }
+            return Err(ApiError::db("查询用户信息失败")(e));
+        }
+    };
+    if !allowed {
+        if taken.is_ok() {
+            limits::give_back(&app.limiter, &budget, now).await;
+        }
         return Err(ApiError::req("错误次数过多，请稍后重试"));
     }
+    taken?;
     let credentials = credentials.map_err(ApiError::db("查询用户信息失败"))?;
 
     // Always one bcrypt verify at the configured cost: against the user's hash, or a dummy one.
@@ -71,8 +90,13 @@ pub async fn handle<S: Store, M: Sync, A: Sync, L: Sync>(
 
     let token = SessionToken::generate(user_id);
     let session = NewSession::for_token(&token, now + cfg.session_ttl);
-    // A success clears the count: what the window keeps are failures.
-    let (saved, cleared) = tokio::join!(app.store.put_session(&session), app.store.clear_login_failures(&mobile));
+    // A success clears this address's count and gives its unit of the mobile's budget back: what
+    // the windows keep are failures.
+    let (saved, cleared, ()) = tokio::join!(
+        app.store.put_session(&session),
+        app.store.clear_login_failures(&mobile, from),
+        limits::give_back(&app.limiter, &budget, now)
+    );
     saved.map_err(ApiError::db("保存登录状态失败"))?;
     if let Err(e) = cleared {
         tracing::warn!(error = %e, "could not clear login failures");

@@ -10,7 +10,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, KeysAndAttributes, Put, Re
 use super::keys::{self, PK, TTL};
 use super::{Authenticated, CreateUserError, Credentials, NewSession, NewUser, RenameError, Store, StoreError};
 use crate::domain::{
-    IdCard, ImageCodeId, ImageCodeText, Mobile, PasswordHash, RealName, SessionToken, SmsCode, User, UserId, UserName,
+    ClientIp, IdCard, ImageCodeId, ImageCodeText, Mobile, PasswordHash, RealName, SessionToken, SmsCode, User, UserId,
+    UserName,
 };
 
 mod limits;
@@ -295,11 +296,12 @@ impl Store for DynamoStore {
     async fn reserve_login_attempt(
         &self,
         mobile: &Mobile,
+        from: Option<ClientIp>,
         now: i64,
         window: i64,
         max: u32,
     ) -> Result<bool, StoreError> {
-        let pk = keys::login_failures(mobile);
+        let pk = keys::login_failures(mobile, from);
         // Open a new window when there is none (the common case: a success deletes the count)
         // or it has passed; else count inside it while under the limit. Each step is one
         // conditional write; a second round covers a racer changing the window between the two.
@@ -344,11 +346,11 @@ impl Store for DynamoStore {
         Ok(false)
     }
 
-    async fn clear_login_failures(&self, mobile: &Mobile) -> Result<(), StoreError> {
+    async fn clear_login_failures(&self, mobile: &Mobile, from: Option<ClientIp>) -> Result<(), StoreError> {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key(keys::login_failures(mobile))))
+            .set_key(Some(key(keys::login_failures(mobile, from))))
             .send()
             .await
             .map_err(backend("clear login failures"))?;

@@ -1,7 +1,7 @@
 //! The single-table key layout: one string partition key `pk`, a type prefix per item kind.
 //! Expiring items carry `expires_at` (epoch seconds), which is also the table's TTL attribute.
 
-use crate::domain::{ImageCodeId, Mobile, TokenHash, UserId, UserName};
+use crate::domain::{ClientIp, ImageCodeId, Mobile, TokenHash, UserId, UserName};
 
 pub const PK: &str = "pk";
 pub const TTL: &str = "expires_at";
@@ -43,8 +43,10 @@ pub fn session(hash: &TokenHash) -> String {
     format!("{SESSION_PREFIX}{}", hash.as_str())
 }
 
-pub fn login_failures(mobile: &Mobile) -> String {
-    format!("{LOGIN_FAILURES_PREFIX}{}", mobile.as_str())
+/// Failed logins of a mobile from one client address (IPv6: its /64).
+pub fn login_failures(mobile: &Mobile, from: Option<ClientIp>) -> String {
+    let from = from.map_or_else(|| "unknown".to_owned(), |ip| ip.bucket());
+    format!("{LOGIN_FAILURES_PREFIX}{}#{from}", mobile.as_str())
 }
 
 #[cfg(test)]
@@ -59,7 +61,7 @@ mod tests {
             sms_code(&m),
             mobile(&m),
             user(UserId::new(13800138000).unwrap()),
-            login_failures(&m),
+            login_failures(&m, ClientIp::parse("203.0.113.7")),
         ];
         let distinct: std::collections::HashSet<_> = keys.iter().collect();
         assert_eq!(distinct.len(), keys.len());

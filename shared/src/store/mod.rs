@@ -11,8 +11,8 @@ use std::future::Future;
 use thiserror::Error;
 
 use crate::domain::{
-    IdCard, ImageCodeId, ImageCodeText, Mobile, PasswordHash, RealName, SessionToken, SmsCode, TokenHash, User, UserId,
-    UserName,
+    ClientIp, IdCard, ImageCodeId, ImageCodeText, Mobile, PasswordHash, RealName, SessionToken, SmsCode, TokenHash,
+    User, UserId, UserName,
 };
 
 /// The backend failed or answered something we cannot read. The detail goes to logs only.
@@ -143,19 +143,26 @@ pub trait Store: Send + Sync {
     /// The credentials of a mobile, if it has an account.
     fn credentials(&self, mobile: &Mobile) -> impl Future<Output = Result<Option<Credentials>, StoreError>> + Send;
 
-    /// Takes one of the `max` login attempts a mobile has per `window` seconds, before the
-    /// password is checked: false when none is left. Success clears the count
+    /// Takes one of the `max` login attempts a mobile has per `window` seconds from one client
+    /// address, before the password is checked: false when none is left. Success clears the count
     /// (`clear_login_failures`), so what stays counted are failures; and however many requests
-    /// race, no more than `max` guesses per window are ever checked.
+    /// race, no more than `max` guesses per window are ever checked. Counted per address, so one
+    /// attacker's address cannot lock the mobile's owner out (the mobile's budget from all
+    /// addresses is `limits::Budget::LoginPerMobile`).
     fn reserve_login_attempt(
         &self,
         mobile: &Mobile,
+        from: Option<ClientIp>,
         now: i64,
         window: i64,
         max: u32,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    fn clear_login_failures(&self, mobile: &Mobile) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn clear_login_failures(
+        &self,
+        mobile: &Mobile,
+        from: Option<ClientIp>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     fn put_session(&self, session: &NewSession) -> impl Future<Output = Result<(), StoreError>> + Send;
 
