@@ -5,6 +5,9 @@ use thiserror::Error;
 
 use crate::limits::Quota;
 
+/// The stack's stage (`dev`, `prod`), the dimension of the functions' metrics (`crate::metrics`).
+pub const STAGE_VAR: &str = "IHOME_STAGE";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// DynamoDB table holding every item kind (`IHOME_TABLE`).

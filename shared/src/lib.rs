@@ -14,6 +14,7 @@ pub mod error;
 pub mod http;
 pub mod lambda;
 pub mod limits;
+pub mod metrics;
 pub mod routes;
 pub mod sms;
 pub mod store;

@@ -175,6 +175,7 @@ pub async fn take_or_refuse<L: Limiter>(limiter: &L, counters: &[Counter], now: 
         None => Ok(()),
         Some(c) => {
             tracing::warn!(budget = c.budget.name(), subject = %c.subject, max = c.quota.max, "budget spent: refused");
+            crate::metrics::emit(crate::metrics::Metric::BudgetRefused(c.budget));
             Err(c.budget.refusal())
         }
     }

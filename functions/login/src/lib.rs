@@ -11,6 +11,7 @@ use ihome::errno::Errno;
 use ihome::error::ApiError;
 use ihome::http;
 use ihome::limits::{self, Budget, Counter, Limiter, Subject};
+use ihome::metrics::{self, Metric};
 use ihome::store::{NewSession, Store};
 
 #[derive(Deserialize)]
@@ -84,6 +85,7 @@ pub async fn handle<S: Store, M: Sync, A: Sync, L: Limiter>(
         // The attempt is already counted.
         _ => {
             tracing::info!(mobile = %mobile.masked(), "login refused");
+            metrics::emit(Metric::LoginFailed);
             return Err(ApiError::data_err("用户名或密码错误"));
         }
     };

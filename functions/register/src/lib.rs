@@ -9,6 +9,7 @@ use ihome::errno::Errno;
 use ihome::error::ApiError;
 use ihome::http;
 use ihome::limits::{self, Budget, Counter, Limiter, Subject};
+use ihome::metrics::{self, Metric};
 use ihome::store::{CreateUserError, NewSession, NewUser, Store};
 
 #[derive(Deserialize)]
@@ -53,6 +54,7 @@ pub async fn handle<S: Store, M: Sync, A: Sync, L: Limiter>(
     if stored != sms_code {
         return Err(ApiError::data_err("短信验证码错误"));
     }
+    metrics::emit(Metric::SmsCodeVerified);
     // bcrypt is slow on purpose: off the executor.
     let cost = cfg.bcrypt_cost;
     let password_hash = tokio::task::spawn_blocking(move || password.hash(cost))

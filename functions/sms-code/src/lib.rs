@@ -8,6 +8,7 @@ use ihome::errno::Errno;
 use ihome::error::ApiError;
 use ihome::http;
 use ihome::limits::{self, Budget, Counter, Limiter, Subject};
+use ihome::metrics::{self, Metric};
 use ihome::sms::{self, SmsSender};
 use ihome::store::Store;
 
@@ -68,6 +69,7 @@ pub async fn handle<S: Store, M: SmsSender, A: Sync, L: Limiter>(
         return Err(ApiError::infra(Errno::ThirdErr, "发送失败", &e));
     }
     tracing::info!(mobile = %mobile.masked(), "sms code sent");
+    metrics::emit(Metric::SmsSent);
     Ok(http::ok_message("发送成功"))
 }
 
