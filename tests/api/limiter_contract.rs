@@ -8,19 +8,9 @@ use futures_util::future::join_all;
 use ihome::config::Limits;
 use ihome::domain::{ClientIp, Mobile};
 use ihome::limits::{Budget, Counter, Limiter, Quota, Subject};
-use ihome::store::DynamoStore;
-use ihome_local::EmbeddedStore;
-use ihome_tests::{T0, TestApp, unique, unique_mobile};
+use ihome_tests::{T0, unique_mobile};
 
-async fn dynamo() -> DynamoStore {
-    TestApp::spawn().await.app.store.clone()
-}
-
-async fn embedded() -> EmbeddedStore {
-    let dir = std::env::temp_dir().join(unique("limiter-contract"));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    EmbeddedStore::open(&dir.join("ihome.redb")).expect("open redb")
-}
+use crate::adapters::{dynamo, embedded};
 
 /// A counter of `max` per hour for a fresh address.
 fn per_ip(max: u32) -> Counter {

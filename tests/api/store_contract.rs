@@ -9,24 +9,15 @@ use ihome::domain::{
     ClientIp, IdCard, ImageCodeId, ImageCodeText, Mobile, PasswordHash, RealName, SessionToken, SmsCode, User, UserId,
     UserName,
 };
-use ihome::store::{CreateUserError, DynamoStore, NewSession, NewUser, RenameError, Store};
-use ihome_local::EmbeddedStore;
-use ihome_tests::{T0, TestApp, unique, unique_mobile};
+use ihome::store::{CreateUserError, NewSession, NewUser, RenameError, Store};
+use ihome_tests::{T0, unique, unique_mobile};
+
+use crate::adapters::{dynamo, embedded};
 
 const N: usize = 24;
 
 /// The client address login attempts are counted for.
 const FROM: Option<ClientIp> = None;
-
-async fn dynamo() -> DynamoStore {
-    TestApp::spawn().await.app.store.clone()
-}
-
-async fn embedded() -> EmbeddedStore {
-    let dir = std::env::temp_dir().join(unique("store-contract"));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    EmbeddedStore::open(&dir.join("ihome.redb")).expect("open redb")
-}
 
 fn mobile() -> Mobile {
     Mobile::parse(&unique_mobile()).expect("mobile")

@@ -44,20 +44,17 @@ pub async fn handle<S: Store, M: Sync, A: Sync, L: Limiter>(
         app.store.reserve_login_attempt(&mobile, from, now, cfg.login_failure_window, cfg.login_max_failures),
         limits::take_or_refuse(&app.limiter, &budget, now)
     );
-    let allowed = match allowed {
-        Ok(allowed) => allowed,
-        Err(e) => {
-            if taken.is_ok() {
-                limits::give_back(&app.limiter, &budget, now).await;
-            }
-            return Err(ApiError::db("查询用户信息失败")(e));
-        }
+    let refused = match allowed {
+        Ok(true) => None,
+        Ok(false) => Some(ApiError::req("错误次数过多，请稍后重试")),
+        Err(e) => Some(ApiError::db("查询用户信息失败")(e)),
     };
-    if !allowed {
+    if let Some(refused) = refused {
+        // No password is checked: the mobile's unit goes back.
         if taken.is_ok() {
             limits::give_back(&app.limiter, &budget, now).await;
         }
-        return Err(ApiError::req("错误次数过多，请稍后重试"));
+        return Err(refused);
     }
     taken?;
     let credentials = credentials.map_err(ApiError::db("查询用户信息失败"))?;
