@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Deploy checks, offline (no Docker, no AWS account): lints template.yaml with cfn-lint and
-# `sam validate --lint`, builds every function with `sam build` through cargo-lambda (arm64,
-# in source, reusing target/), and checks that each function's artifact is an arm64 executable.
+# `sam validate --lint` (as it is, and with the cache tier on), builds every function with
+# `sam build` through cargo-lambda (arm64, in source, reusing target/), and checks that each
+# function's artifact is an arm64 executable.
 #
 # Installs what it needs: .venv-deploy/ (scripts/requirements-deploy.txt), the Rust target
 # aarch64-unknown-linux-gnu, and, on a non-arm64 machine, Debian's qemu-user-static with the arm64
@@ -45,13 +46,30 @@ if [ "$(uname -m)" != aarch64 ] && ! have_qemu; then
         qemu-user-static libc6-arm64-cross libgcc-s1-arm64-cross >/dev/null
 fi
 
-step "cfn-lint template.yaml (no error, no warning)"
+# The template in both settings of the cache tier: as it is (CacheTier off by default) and a copy
+# whose CacheTier defaults to on (sam validate's linter evaluates the parameters' defaults).
+step "template.yaml with CacheTier=on, for the linters"
+mkdir -p target/deploy-check
+python - <<'EOF'
+import re, sys
+
+text = open("template.yaml").read()
+on, n = re.subn(r'(\n  CacheTier:\n(?:    .*\n)*?    Default: )"off"\n', r'\1"on"\n', text)
+if n != 1:
+    sys.exit('template.yaml: no parameter CacheTier with Default: "off" to turn on')
+open("target/deploy-check/template.cache-on.yaml", "w").write(on)
+print("target/deploy-check/template.cache-on.yaml")
+EOF
+
+step "cfn-lint template.yaml, CacheTier off and on (no error, no warning)"
 cfn-lint --version
 cfn-lint template.yaml
+cfn-lint target/deploy-check/template.cache-on.yaml
 echo "cfn-lint: clean"
 
-step "sam validate --lint"
+step "sam validate --lint, CacheTier off and on"
 sam validate --lint --template template.yaml --region "$AWS_DEFAULT_REGION"
+sam validate --lint --template target/deploy-check/template.cache-on.yaml --region "$AWS_DEFAULT_REGION"
 
 step "sam build (rust-cargolambda, arm64, in source)"
 started=$(date +%s)

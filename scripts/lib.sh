@@ -31,6 +31,25 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# wait_until_up NAME PID LOG CHECK...: polls CHECK (a command) for up to 20 s while PID lives; on
+# failure shows LOG.
+wait_until_up() {
+    local name=$1 pid=$2 log=$3
+    shift 3
+    for _ in $(seq 1 100); do
+        if "$@" 2>/dev/null; then
+            return 0
+        fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            break
+        fi
+        sleep 0.2
+    done
+    cat "$log" >&2
+    echo "$name did not start" >&2
+    return 1
+}
+
 # Starts moto's server on a free loopback port and points the AWS SDK's standard settings at it.
 start_moto() {
     mkdir -p target
@@ -38,17 +57,8 @@ start_moto() {
     # Linearizable: one request at a time inside moto (scripts/moto_server.py says why).
     .venv-moto/bin/python scripts/moto_server.py -H 127.0.0.1 -p "$MOTO_PORT" >target/moto.log 2>&1 &
     MOTO_PID=$!
-    for _ in $(seq 1 100); do
-        if python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$MOTO_PORT/moto-api/data.json', timeout=1)" 2>/dev/null; then
-            break
-        fi
-        if ! kill -0 "$MOTO_PID" 2>/dev/null; then
-            cat target/moto.log >&2
-            echo "moto's server did not start" >&2
-            return 1
-        fi
-        sleep 0.2
-    done
+    wait_until_up "moto's server" "$MOTO_PID" target/moto.log \
+        python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$MOTO_PORT/moto-api/data.json', timeout=1)"
     export AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
     export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
     export AWS_EC2_METADATA_DISABLED=true
@@ -60,6 +70,38 @@ stop_moto() {
     if [ -n "${MOTO_PID:-}" ]; then
         kill "$MOTO_PID" 2>/dev/null || true
         wait "$MOTO_PID" 2>/dev/null || true
+    fi
+}
+
+# Debian's redis-server, for the cache tier's tests (and `ihome-local --redis`).
+ensure_redis_server() {
+    if command -v redis-server >/dev/null 2>&1; then
+        return 0
+    fi
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
+    command -v redis-server >/dev/null
+}
+
+# Starts a throwaway redis-server on a free loopback port (no persistence, no service unit) and
+# tells the tests where it is.
+start_redis() {
+    mkdir -p target
+    REDIS_PORT=$(free_port)
+    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no \
+        --protected-mode yes --daemonize no >target/redis.log 2>&1 &
+    REDIS_PID=$!
+    wait_until_up redis-server "$REDIS_PID" target/redis.log bash -c "exec 3<>/dev/tcp/127.0.0.1/$REDIS_PORT"
+    export IHOME_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+    echo "redis-server on $IHOME_TEST_REDIS_URL (pid $REDIS_PID)"
+}
+
+stop_redis() {
+    if [ -n "${REDIS_PID:-}" ]; then
+        kill "$REDIS_PID" 2>/dev/null || true
+        wait "$REDIS_PID" 2>/dev/null || true
     fi
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine. Installs what it needs (rustfmt, clippy, a project-local
-# virtualenv with moto), checks formatting and lints, starts moto's server on a free 127.0.0.1
-# port, runs the whole test suite against it, and stops the server again.
+# virtualenv with moto, Debian's redis-server), checks formatting and lints, starts moto's server on a free 127.0.0.1
+# port and a redis-server beside it, runs the whole test suite against them, and stops them again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -11,6 +11,10 @@ ensure_rust_components
 
 step "moto (AWS emulator) in .venv-moto"
 ensure_venv .venv-moto scripts/requirements-moto.txt "import moto.server"
+
+step "redis-server (Debian package) for the cache tier's tests"
+ensure_redis_server
+redis-server --version
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -27,9 +31,10 @@ step "deploy checks (scripts/deploy-check.sh)"
 deploy_status=0
 ./scripts/deploy-check.sh || deploy_status=$?
 
-step "starting moto"
+step "starting moto and redis-server"
 start_moto
-trap stop_moto EXIT
+start_redis
+trap 'stop_moto; stop_redis' EXIT
 
 step "cargo test"
 log=target/test-output.log

@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::types::{
 };
 use ihome::App;
 use ihome::avatars::S3Avatars;
+use ihome::cache::{CacheEndpoint, CacheSetting, Counters, RedisCounters};
 use ihome::config::Config;
 use ihome::sms::SnsSender;
 use ihome::store::DynamoStore;
@@ -15,12 +16,12 @@ use ihome::store::keys::{PK, TTL};
 
 use crate::{AvatarDir, ConsoleSms, EmbeddedStore};
 
-/// The local adapters: a redb file (also counting the abuse budgets), the console outbox, an
-/// avatar folder.
-pub type EmbeddedApp = App<EmbeddedStore, ConsoleSms, AvatarDir, EmbeddedStore>;
+/// The local adapters: a redb file (also counting the abuse budgets, unless a Redis is given),
+/// the console outbox, an avatar folder.
+pub type EmbeddedApp = App<EmbeddedStore, ConsoleSms, AvatarDir, Counters<EmbeddedStore>>;
 /// The AWS adapters, through the SDK's standard settings (an emulator or AWS); budgets are
-/// counted in the DynamoDB table.
-pub type AwsApp = App<DynamoStore, SnsSender, S3Avatars, DynamoStore>;
+/// counted in the DynamoDB table, or in the cache tier when one is configured.
+pub type AwsApp = App<DynamoStore, SnsSender, S3Avatars, Counters<DynamoStore>>;
 
 pub enum Backend {
     Embedded(EmbeddedApp),
@@ -47,7 +48,34 @@ fn local_config() -> Result<Config, String> {
     Ok(config)
 }
 
-pub fn embedded(data: &Path, base: &str) -> Result<Chosen, String> {
+/// The budgets' counters: in `redis` (from `--redis`, else `IHOME_CACHE_ENDPOINT`) when given,
+/// with `store` for when it is down; in `store` alone otherwise.
+fn counters<F>(
+    redis: Option<CacheEndpoint>,
+    config: &Config,
+    sdk: Option<&aws_config::SdkConfig>,
+    store: F,
+    describe: &mut Vec<String>,
+) -> Result<Counters<F>, String> {
+    let setting = redis.map(CacheSetting::Endpoint).or_else(|| config.cache.clone());
+    let cache = match (setting, sdk) {
+        (None, _) => return Ok(Counters::store_only(store)),
+        (Some(CacheSetting::Endpoint(e)), _) => {
+            describe.push(format!("abuse counters: Redis at {e}"));
+            RedisCounters::new(e, &config.table)
+        }
+        (Some(setting @ CacheSetting::Name(_)), Some(sdk)) => {
+            describe.push(format!("abuse counters: ElastiCache {setting:?}, looked up"));
+            RedisCounters::from_setting(&setting, sdk, &config.table)
+        }
+        (Some(CacheSetting::Name(_)), None) => {
+            return Err("IHOME_CACHE_NAME needs --aws (the look-up calls ElastiCache); or use --redis URL".into());
+        }
+    };
+    Ok(Counters::cached(std::sync::Arc::new(cache), store))
+}
+
+pub fn embedded(data: &Path, base: &str, redis: Option<CacheEndpoint>) -> Result<Chosen, String> {
     let avatars = data.join("avatars");
     std::fs::create_dir_all(&avatars).map_err(|e| format!("cannot create {}: {e}", avatars.display()))?;
     let db_path = data.join("ihome.redb");
@@ -55,7 +83,7 @@ pub fn embedded(data: &Path, base: &str) -> Result<Chosen, String> {
     let mut config = local_config()?;
     config.avatar_base_url = format!("{base}/");
     let captchas = data.join("captcha.jsonl");
-    let describe = vec![
+    let mut describe = vec![
         format!("storage: embedded (redb) at {}", db_path.display()),
         format!("SMS: not sent; codes are printed here and appended to {}", outbox.display()),
         format!("captchas: answers are printed here and appended to {}", captchas.display()),
@@ -64,31 +92,33 @@ pub fn embedded(data: &Path, base: &str) -> Result<Chosen, String> {
     let store = EmbeddedStore::open(&db_path)
         .map_err(|e| format!("cannot open {}: {e}", db_path.display()))?
         .with_captcha_echo(captchas);
-    let app = App::new(config, store.clone(), ConsoleSms::new(outbox), AvatarDir::new(avatars)).with_limiter(store);
+    let counters = counters(redis, &config, None, store.clone(), &mut describe)?;
+    let app = App::new(config, store.clone(), ConsoleSms::new(outbox), AvatarDir::new(avatars)).with_limiter(counters);
     Ok(Chosen { backend: Backend::Embedded(app), describe })
 }
 
 /// DynamoDB, SNS and S3 through the SDK's standard settings. For an emulator's convenience the
 /// table and bucket are created when missing.
-pub async fn aws() -> Result<Chosen, String> {
+pub async fn aws(redis: Option<CacheEndpoint>) -> Result<Chosen, String> {
     let config = local_config()?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     ensure_table(&aws_sdk_dynamodb::Client::new(&sdk), &config.table).await?;
     ensure_bucket(&aws_sdk_s3::Client::new(&sdk), &config.avatar_bucket).await?;
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "AWS".into());
-    let describe = vec![
+    let mut describe = vec![
         format!("storage: DynamoDB table {:?} at {endpoint}", config.table),
         "SMS: sent through SNS".to_owned(),
         format!("avatars: S3 bucket {:?}, URLs under {}", config.avatar_bucket, config.avatar_base_url),
     ];
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone());
+    let counters = counters(redis, &config, Some(&sdk), store.clone(), &mut describe)?;
     let app = App::new(
         config.clone(),
         store.clone(),
         SnsSender::new(aws_sdk_sns::Client::new(&sdk), config.sms_sender_id.clone()),
         S3Avatars::new(aws_sdk_s3::Client::new(&sdk), config.avatar_bucket.clone()),
     )
-    .with_limiter(store);
+    .with_limiter(counters);
     Ok(Chosen { backend: Backend::Aws(app), describe })
 }
 

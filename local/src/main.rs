@@ -16,6 +16,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use ihome::cache::CacheEndpoint;
 use ihome_local::backends::{self, Backend};
 use ihome_local::purge::{self, PurgeConfig};
 use ihome_local::server::{self, ServerConfig, State};
@@ -36,6 +37,14 @@ struct Args {
     /// defaults. Implied when an `AWS_ENDPOINT_URL…` variable is set.
     #[arg(long)]
     aws: bool,
+    /// Count the abuse budgets in this Redis (or Valkey) instead of the store: `redis://host:port`,
+    /// `rediss://…` for TLS, or `host:port` (TLS). Default: `IHOME_CACHE_ENDPOINT`, else the store.
+    #[arg(long, value_name = "URL", value_parser = parse_redis)]
+    redis: Option<CacheEndpoint>,
+}
+
+fn parse_redis(s: &str) -> Result<CacheEndpoint, String> {
+    CacheEndpoint::parse(s).map_err(str::to_owned)
 }
 
 #[tokio::main]
@@ -70,7 +79,8 @@ async fn run(args: Args) -> Result<(), String> {
     })?;
     let base = format!("http://{addr}");
     let use_aws = args.aws || backends::aws_endpoint_configured();
-    let chosen = if use_aws { backends::aws().await? } else { backends::embedded(&args.data, &base)? };
+    let chosen =
+        if use_aws { backends::aws(args.redis).await? } else { backends::embedded(&args.data, &base, args.redis)? };
     if let Some(dir) = &args.static_dir
         && !dir.is_dir()
     {

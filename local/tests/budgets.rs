@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use ihome::App;
+use ihome::cache::Counters;
 use ihome::clock::Clock;
 use ihome::config::{Config, Limits};
 use ihome::limits::Quota;
@@ -62,7 +63,7 @@ async fn start(name: &str, limits: impl FnOnce(&mut Limits)) -> Running {
         AvatarDir::new(dir.join("avatars")),
         clock.clone(),
     )
-    .with_limiter(store);
+    .with_limiter(Counters::store_only(store));
     let state = Arc::new(State { app, avatar_dir: None, static_dir: None });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr: SocketAddr = listener.local_addr().expect("addr");

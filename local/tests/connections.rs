@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ihome::App;
+use ihome::cache::Counters;
 use ihome::config::Config;
 use ihome_local::server::{self, MAX_BODY, ServerConfig, State};
 use ihome_local::{AvatarDir, ConsoleSms, EmbeddedStore};
@@ -50,7 +51,7 @@ async fn start(name: &str, config: ServerConfig) -> Running {
         ConsoleSms::new(dir.join("sms.jsonl")),
         AvatarDir::new(dir.join("avatars")),
     )
-    .with_limiter(store);
+    .with_limiter(Counters::store_only(store));
     let state = Arc::new(State { app, avatar_dir: None, static_dir: None });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");

@@ -340,3 +340,52 @@ async fn aws_endpoint_settings_switch_to_dynamodb_sns_and_s3() {
     server.stop();
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// `--redis URL`: the abuse budgets are counted in that Redis (the test command's redis-server),
+/// not in the embedded store, and the banner says so.
+#[tokio::test]
+async fn the_redis_option_counts_the_budgets_in_redis() {
+    let Ok(url) = std::env::var("IHOME_TEST_REDIS_URL") else {
+        panic!("IHOME_TEST_REDIS_URL is not set: run the tests through scripts/test.sh, which starts redis-server");
+    };
+    let data = temp_dir("redis");
+    let port = free_port();
+    let table = format!("local-redis-{}-{}", std::process::id(), rand_suffix());
+    let mut cmd = command(port, &data, &["--redis", &url]);
+    cmd.env("IHOME_TABLE", &table).env("IHOME_LIMIT_CAPTCHA_PER_IP", "2");
+    // Early in a captcha window (a minute), so the three requests below share one.
+    let into_window = unix_now() % 60;
+    if into_window > 40 {
+        tokio::time::sleep(Duration::from_secs(61 - into_window)).await;
+    }
+    let server = Server::spawn(cmd, port);
+    let counters = server.wait_for("abuse counters:", Duration::from_secs(5));
+    assert!(counters.contains("Redis at redis://127.0.0.1:"), "{counters}");
+
+    let c = client();
+    for id in ["r1", "r2"] {
+        let resp = c.get(server.url(&format!("/api/v1.0/imagecode/{id}"))).send().await.unwrap();
+        assert_eq!(resp.headers()["content-type"], "image/png");
+    }
+    let refused = json(c.get(server.url("/api/v1.0/imagecode/r3")).send().await.unwrap()).await;
+    assert_eq!(refused["errno"], "4202", "{refused}");
+
+    use ihome::limits::Limiter;
+    let endpoint = ihome::cache::CacheEndpoint::parse(&url).expect("url");
+    let redis = ihome::cache::RedisCounters::new(endpoint, &table);
+    let counter = ihome::limits::Counter::new(
+        ihome::limits::Budget::CaptchaPerIp,
+        ihome::limits::Subject::Ip(ihome::domain::ClientIp::parse("127.0.0.1")),
+        &ihome::config::Limits::default(),
+    );
+    assert_eq!(redis.used(&counter, unix_now() as i64).await.unwrap(), 2);
+    server.stop();
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+fn rand_suffix() -> u32 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
+}

@@ -3,6 +3,7 @@
 
 use thiserror::Error;
 
+use crate::cache::CacheSetting;
 use crate::limits::Quota;
 
 /// The stack's stage (`dev`, `prod`), the dimension of the functions' metrics (`crate::metrics`).
@@ -40,6 +41,9 @@ pub struct Config {
     pub avatar_base_url: String,
     /// Abuse budgets (`IHOME_LIMIT_…`).
     pub limits: Limits,
+    /// The cache tier holding the budgets' counters (`IHOME_CACHE_ENDPOINT`, `IHOME_CACHE_NAME`);
+    /// none: they are counted in the store.
+    pub cache: Option<CacheSetting>,
 }
 
 /// Abuse budgets, each a count in a fixed window (`crate::limits`).
@@ -116,6 +120,7 @@ impl Default for Config {
             avatar_bucket: "ihome-avatars".into(),
             avatar_base_url: "https://ihome-avatars.s3.amazonaws.com/".into(),
             limits: Limits::default(),
+            cache: None,
         }
     }
 }
@@ -169,6 +174,7 @@ impl Config {
             avatar_base_url: base_url(get("IHOME_AVATAR_BASE_URL"), get("IHOME_AVATAR_BUCKET").as_deref())?,
             avatar_bucket: get("IHOME_AVATAR_BUCKET").unwrap_or(d.avatar_bucket),
             limits: Limits::from_lookup(&get)?,
+            cache: CacheSetting::from_vars(get("IHOME_CACHE_ENDPOINT"), get("IHOME_CACHE_NAME"))?,
         })
     }
 }

@@ -2,12 +2,14 @@
 //! DynamoDB store (its connection opened during init), then the Lambda runtime serving one route.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_types::SdkConfig;
 use lambda_http::{Body, Request, Response, service_fn};
 
 use crate::app::App;
+use crate::cache::{Counters, RedisCounters};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::routes::Route;
@@ -26,11 +28,11 @@ pub struct Init {
     warm_up: tokio::task::JoinHandle<()>,
 }
 
-/// Sets up logging (JSON when Lambda's log format says so), reads the configuration and the SDK
+/// Sets up logging (JSON when Lambda's log format says so, `init_logging`), reads the configuration and the SDK
 /// settings, builds the DynamoDB client and starts opening its connection, in the background
 /// while the caller builds the rest.
 pub async fn init() -> Result<Init, Error> {
-    lambda_http::tracing::init_default_subscriber();
+    init_logging();
     let config = Config::from_env()?;
     let sdk = crate::aws_env::sdk_config()?;
     let store = DynamoStore::from_sdk(&sdk, &config);
@@ -49,14 +51,33 @@ impl Init {
         leak(App::new(config, store, sms, avatars))
     }
 
-    /// As `into_app`, for a route with abuse budgets: they are counted in the same table.
+    /// As `into_app`, for a route with abuse budgets: counted in the cache tier when it is
+    /// configured (its connection opened during init too), else in the same table.
     pub async fn into_app_with_budgets<M: 'static, A: 'static>(
         self,
         sms: M,
         avatars: A,
-    ) -> &'static App<DynamoStore, M, A, DynamoStore> {
+    ) -> &'static App<DynamoStore, M, A, Counters<DynamoStore>> {
+        // Started here rather than in `init`, so that functions without budgets link no cache
+        // code; still in parallel with the DynamoDB warm-up, which `init` started.
+        let cache = self.config.cache.as_ref().map(|setting| {
+            let counters = Arc::new(RedisCounters::from_setting(setting, &self.sdk, &self.config.table));
+            let warming = tokio::spawn({
+                let counters = counters.clone();
+                async move { counters.warm_up().await }
+            });
+            (counters, warming)
+        });
         let (config, store) = self.warmed_up().await;
-        leak(App::new(config, store.clone(), sms, avatars).with_limiter(store))
+        let counters = match cache {
+            None => Counters::store_only(store.clone()),
+            Some((cache, warming)) => {
+                // Bounded inside: the look-up by the SDK's timeouts, the connect by one second.
+                let _ = warming.await;
+                Counters::cached(cache, store.clone())
+            }
+        };
+        leak(App::new(config, store, sms, avatars).with_limiter(counters))
     }
 
     async fn warmed_up(self) -> (Config, DynamoStore) {
@@ -64,6 +85,30 @@ impl Init {
             tracing::warn!("DynamoDB warm-up still running after {WARM_UP_LIMIT:?}; serving anyway");
         }
         (self.config, self.store)
+    }
+}
+
+/// Lambda's log controls, as `lambda_http::tracing::init_default_subscriber` reads them
+/// (`AWS_LAMBDA_LOG_FORMAT`: JSON or text; `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`: a level), with
+/// a plain level filter: its `EnvFilter` compiles regular expressions at every cold start and
+/// links ~240 KB of regex engine into each function for per-module directives that Lambda's
+/// controls never set.
+fn init_logging() {
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_default();
+    let level = log_level(&level);
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let logs = lambda_http::tracing::subscriber::fmt().with_target(false).without_time().with_max_level(level);
+    if json { logs.json().init() } else { logs.init() }
+}
+
+/// Lambda's levels (TRACE … ERROR, and FATAL, which tracing has not: ERROR); INFO otherwise.
+fn log_level(name: &str) -> lambda_http::tracing::subscriber::filter::LevelFilter {
+    use lambda_http::tracing::subscriber::filter::LevelFilter;
+    match name.trim() {
+        // tracing reads "" as ERROR.
+        "" => LevelFilter::INFO,
+        l if l.eq_ignore_ascii_case("fatal") => LevelFilter::ERROR,
+        l => l.parse().unwrap_or(LevelFilter::INFO),
     }
 }
 
@@ -84,4 +129,19 @@ where
         async move { Ok::<_, Error>(route.respond(started, handled.await)) }
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_level;
+    use lambda_http::tracing::subscriber::filter::LevelFilter;
+
+    #[test]
+    fn reads_lambdas_log_levels() {
+        assert_eq!(log_level("DEBUG"), LevelFilter::DEBUG);
+        assert_eq!(log_level("warn"), LevelFilter::WARN);
+        assert_eq!(log_level("FATAL"), LevelFilter::ERROR);
+        assert_eq!(log_level(""), LevelFilter::INFO);
+        assert_eq!(log_level("ihome=debug"), LevelFilter::INFO);
+    }
 }

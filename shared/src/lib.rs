@@ -5,6 +5,7 @@
 pub mod app;
 pub mod avatars;
 pub mod aws_env;
+pub mod cache;
 pub mod captcha;
 pub mod clock;
 pub mod config;

@@ -56,6 +56,12 @@ impl Budget {
         }
     }
 
+    /// Whether, with the cache tier down, this budget's work is refused rather than counted in
+    /// the store: an SMS costs money, and two separate counts would let its budget be spent twice.
+    pub const fn fails_closed(self) -> bool {
+        matches!(self, Budget::SmsPerIp | Budget::SmsPerMobile | Budget::SmsTotal)
+    }
+
     pub fn quota(self, limits: &Limits) -> Quota {
         match self {
             Budget::SmsPerIp => limits.sms_per_ip,

@@ -21,6 +21,8 @@ pub enum Metric {
     LoginFailed,
     /// A request a budget refused, with the budget as a dimension.
     BudgetRefused(Budget),
+    /// A cache tier call that failed or was slow (`crate::cache`).
+    CacheUnavailable,
 }
 
 impl Metric {
@@ -30,6 +32,7 @@ impl Metric {
             Metric::SmsCodeVerified => "SmsCodeVerified",
             Metric::LoginFailed => "LoginFailed",
             Metric::BudgetRefused(_) => "BudgetRefused",
+            Metric::CacheUnavailable => "CacheUnavailable",
         }
     }
 

@@ -1,5 +1,5 @@
 //! The limiter's contract, run against every adapter: DynamoDB on moto's server (linearizable,
-//! as DynamoDB is) and the embedded store. Counts are exact under races, all-or-none across
+//! as DynamoDB is), the embedded store and Redis (the test command's redis-server). Counts are exact under races, all-or-none across
 //! counters, per subject and per window.
 
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use ihome::domain::{ClientIp, Mobile};
 use ihome::limits::{Budget, Counter, Limiter, Quota, Subject};
 use ihome_tests::{T0, unique_mobile};
 
-use crate::adapters::{dynamo, embedded};
+use crate::adapters::{dynamo, embedded, redis};
 
 /// A counter of `max` per hour for a fresh address.
 fn per_ip(max: u32) -> Counter {
@@ -95,9 +95,12 @@ async fn racing_takes_never_pass_the_quota<L: Limiter + 'static>(limiter: L) {
 }
 
 contract!(
-    counts_up_to_the_quota_in_each_window,
-    takes_all_counters_or_none,
-    given_back_units_can_be_taken_again,
-    racing_takes_count_every_one,
-    racing_takes_never_pass_the_quota,
+    on_dynamodb: dynamo, on_embedded: embedded, on_redis: redis;
+    [
+        counts_up_to_the_quota_in_each_window,
+        takes_all_counters_or_none,
+        given_back_units_can_be_taken_again,
+        racing_takes_count_every_one,
+        racing_takes_never_pass_the_quota,
+    ]
 );

@@ -218,16 +218,19 @@ async fn real_names_are_set_once_even_when_racing<S: Store + 'static>(store: S) 
 }
 
 contract!(
-    image_codes_are_one_time_and_expire,
-    racing_takes_of_one_image_code_have_one_winner,
-    sms_codes_throttle_count_tries_and_expire,
-    racing_sms_reservations_have_one_winner,
-    one_account_per_mobile_even_when_racing,
-    sessions_expire_and_end_once,
-    login_attempts_are_limited_per_window,
-    racing_login_attempts_get_no_more_than_the_limit,
-    avatar_urls_swap,
-    names_are_unique_and_released,
-    racing_renames_to_one_name_have_one_winner,
-    real_names_are_set_once_even_when_racing,
+    on_dynamodb: dynamo, on_embedded: embedded;
+    [
+        image_codes_are_one_time_and_expire,
+        racing_takes_of_one_image_code_have_one_winner,
+        sms_codes_throttle_count_tries_and_expire,
+        racing_sms_reservations_have_one_winner,
+        one_account_per_mobile_even_when_racing,
+        sessions_expire_and_end_once,
+        login_attempts_are_limited_per_window,
+        racing_login_attempts_get_no_more_than_the_limit,
+        avatar_urls_swap,
+        names_are_unique_and_released,
+        racing_renames_to_one_name_have_one_winner,
+        real_names_are_set_once_even_when_racing,
+    ]
 );

@@ -169,11 +169,18 @@ fn every_template_function_is_an_arm64_cargo_lambda_build_with_json_logs_and_ret
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// Allowed actions by resource, and the Deny statements, of a function's inline policies.
-fn policy(f: &Value) -> (BTreeMap<String, BTreeSet<String>>, Vec<Value>) {
+/// Allowed actions by resource, and the Deny statements, of a function's inline policies; and its
+/// other `Policies` entries (a managed policy, a SAM policy template, an `Fn::If`), left unread.
+fn policy(f: &Value) -> (BTreeMap<String, BTreeSet<String>>, Vec<Value>, Vec<Value>) {
     let mut allowed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut denied = Vec::new();
+    let mut others = Vec::new();
     for p in f["Properties"]["Policies"].as_array().into_iter().flatten() {
+        let is_inline = p.as_object().is_some_and(|o| o.keys().all(|k| k == "Statement" || k == "Version"));
+        if !is_inline {
+            others.push(p.clone());
+            continue;
+        }
         for s in p["Statement"].as_array().into_iter().flatten() {
             let actions: Vec<String> = match &s["Action"] {
                 Value::String(a) => vec![a.clone()],
@@ -193,7 +200,28 @@ fn policy(f: &Value) -> (BTreeMap<String, BTreeSet<String>>, Vec<Value>) {
             }
         }
     }
-    (allowed, denied)
+    (allowed, denied, others)
+}
+
+/// The functions that keep abuse counters (README, Abuse budgets): they join the cache tier.
+const COUNTER_FUNCTIONS: [&str; 4] = ["image-code", "sms-code", "register", "login"];
+
+/// A counter function's place in the cache tier's VPC: there only when the tier is on.
+fn cache_tier_vpc_config() -> Value {
+    json!({"Fn::If": ["CacheOn",
+        {"SubnetIds": [{"Ref": "CacheSubnetA"}, {"Ref": "CacheSubnetB"}],
+         "SecurityGroupIds": [{"Ref": "CacheClientSecurityGroup"}]},
+        {"Ref": "AWS::NoValue"}]})
+}
+
+/// SAM attaches AWSLambdaVPCAccessExecutionRole to a function with a VpcConfig whether or not its
+/// condition holds; with the tier off this entry denies the actions that make or grow a network
+/// interface, so that an off stack's functions can make none, as without the tier.
+fn tier_off_denies_interfaces() -> Value {
+    json!({"Fn::If": ["CacheOn", {"Ref": "AWS::NoValue"},
+        {"Statement": [{"Effect": "Deny",
+                        "Action": ["ec2:CreateNetworkInterface", "ec2:AssignPrivateIpAddresses"],
+                        "Resource": "*"}]}]})
 }
 
 #[test]
@@ -211,7 +239,13 @@ fn every_function_is_granted_exactly_its_routes_iam_actions_on_this_stacks_resou
         if f["Properties"]["Role"] != Value::Null {
             problems.push(format!("{id}: a Role replaces the per-function Policies"));
         }
-        let (allowed, denied) = policy(&f);
+        let (allowed, denied, others) = policy(&f);
+        // Nothing but inline statements, and beside a VpcConfig the tier-off denial.
+        let expected_others =
+            if f["Properties"]["VpcConfig"].is_null() { vec![] } else { vec![tier_off_denies_interfaces()] };
+        if others != expected_others {
+            problems.push(format!("{id}: Policies entries other than inline statements: {others:?}"));
+        }
         let granted: BTreeSet<&str> = allowed.values().flatten().map(String::as_str).collect();
         let wanted: BTreeSet<&str> = route.iam_actions().iter().copied().collect();
         if granted != wanted {
@@ -246,6 +280,83 @@ fn every_function_is_granted_exactly_its_routes_iam_actions_on_this_stacks_resou
             }
         }
     }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// CacheTier=on puts the counters in Valkey: only the counter functions join its VPC and get its
+/// address; off (the default) creates none of it; the VPC has no way to the internet.
+#[test]
+fn the_cache_tier_is_off_by_default_and_places_only_the_counter_functions() {
+    let t = files::template();
+    let mut problems = Vec::new();
+    let mut want = |what: String, ok: bool| {
+        if !ok {
+            problems.push(what);
+        }
+    };
+    let p = &t["Parameters"]["CacheTier"];
+    want(
+        "parameter CacheTier: off or on, off by default".into(),
+        p["AllowedValues"] == json!(["off", "on"]) && p["Default"] == "off",
+    );
+    want(
+        "condition CacheOn is CacheTier = on".into(),
+        t["Conditions"]["CacheOn"] == json!({"Fn::Equals": [{"Ref": "CacheTier"}, "on"]}),
+    );
+    let endpoint = json!({"Fn::If": ["CacheOn",
+        {"Fn::Sub": "${Cache.Endpoint.Address}:${Cache.Endpoint.Port}"}, {"Ref": "AWS::NoValue"}]});
+    // A stack deployed with the defaults, and the replay (which resolves the same way), get no cache.
+    let defaults = files::Resolver { template: &t, resources: BTreeMap::new() };
+    want(
+        "at the parameters' defaults CacheOn is false and IHOME_CACHE_ENDPOINT unset".into(),
+        defaults.condition("CacheOn") == Ok(false) && defaults.resolve_optional(&endpoint) == Ok(None),
+    );
+    for (id, f) in files::functions(&t) {
+        let counts = COUNTER_FUNCTIONS.contains(&files::binary(&f).unwrap_or_default());
+        let vpc = &f["Properties"]["VpcConfig"];
+        let env = &f["Properties"]["Environment"]["Variables"];
+        if counts {
+            want(format!("{id}: VpcConfig is the cache tier's, under CacheOn"), *vpc == cache_tier_vpc_config());
+            want(
+                format!("{id}: IHOME_CACHE_ENDPOINT is the cache's address, under CacheOn"),
+                env["IHOME_CACHE_ENDPOINT"] == endpoint,
+            );
+        } else {
+            want(format!("{id}: keeps no counters, yet has a VpcConfig"), vpc.is_null());
+            want(
+                format!("{id}: keeps no counters, yet has IHOME_CACHE_ENDPOINT"),
+                env["IHOME_CACHE_ENDPOINT"].is_null(),
+            );
+        }
+        // The look-up by name would need elasticache:Describe*, which no function is granted.
+        want(format!("{id}: sets IHOME_CACHE_NAME"), env["IHOME_CACHE_NAME"].is_null());
+    }
+    want(
+        "Globals set no VpcConfig or cache variable".into(),
+        t["Globals"]["Function"]["VpcConfig"].is_null()
+            && t["Globals"]["Function"]["Environment"]["Variables"]["IHOME_CACHE_ENDPOINT"].is_null(),
+    );
+    for (id, r) in t["Resources"].as_object().into_iter().flatten() {
+        let ty = r["Type"].as_str().unwrap_or_default();
+        if ty.starts_with("AWS::EC2::") || ty.starts_with("AWS::ElastiCache::") {
+            want(format!("{id} ({ty}) exists only under CacheOn"), r["Condition"] == "CacheOn");
+        }
+        let to_internet =
+            ["InternetGateway", "EgressOnlyInternetGateway", "NatGateway", "VPCGatewayAttachment", "Route"];
+        want(
+            format!("{id} ({ty}): the cache's VPC has no way to the internet"),
+            !to_internet.iter().any(|x| ty == format!("AWS::EC2::{x}")),
+        );
+    }
+    let cache = &t["Resources"]["Cache"];
+    want(
+        "Cache is a Valkey serverless cache with usage limits, in the tier's subnets".into(),
+        cache["Type"] == "AWS::ElastiCache::ServerlessCache"
+            && cache["Properties"]["Engine"] == "valkey"
+            && cache["Properties"]["CacheUsageLimits"]["DataStorage"]["Maximum"].is_u64()
+            && cache["Properties"]["CacheUsageLimits"]["ECPUPerSecond"]["Maximum"].is_u64()
+            && cache["Properties"]["SubnetIds"] == cache_tier_vpc_config()["Fn::If"][1]["SubnetIds"],
+    );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
@@ -366,10 +477,10 @@ fn the_stack_has_its_table_bucket_cdn_api_parameters_and_outputs() {
 }
 
 /// Every IHOME_* variable the template sets is one the code reads (a typo would silently leave a
-/// default in place).
+/// default in place): shared/src/config.rs, or the cache tier's own reader (shared/src/cache/).
 #[test]
 fn template_sets_only_settings_the_code_reads() {
-    let config = files::read("shared/src/config.rs");
+    let config = files::read("shared/src/config.rs") + &files::rust_sources("shared/src/cache");
     let t = files::template();
     let mut names: BTreeSet<String> = BTreeSet::new();
     let mut envs = vec![&t["Globals"]["Function"]["Environment"]["Variables"]];

@@ -116,6 +116,25 @@ pub fn http_events(function: &Value) -> BTreeSet<(String, String)> {
         .unwrap_or_default()
 }
 
+/// The text of every `.rs` file under a directory of the workspace (none if it does not exist).
+pub fn rust_sources(rel: &str) -> String {
+    fn walk(dir: &Path, out: &mut String) {
+        let mut entries: Vec<PathBuf> =
+            std::fs::read_dir(dir).into_iter().flatten().filter_map(Result::ok).map(|e| e.path()).collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+            }
+        }
+    }
+    let mut out = String::new();
+    walk(&root().join(rel), &mut out);
+    out
+}
+
 /// The crates under `functions/` (directories with a Cargo.toml).
 pub fn function_dirs() -> BTreeSet<String> {
     let dir = root().join("functions");
@@ -187,7 +206,8 @@ pub fn readme_routes() -> BTreeSet<(String, String, String)> {
 }
 
 /// Resolves the intrinsics a function's environment uses, the way a deployed stack would: a
-/// parameter to its default, a resource or attribute to what the caller says it is.
+/// parameter to its default, a resource or attribute to what the caller says it is, `Fn::If` by
+/// its condition evaluated at the parameters' defaults.
 pub struct Resolver<'a> {
     pub template: &'a Value,
     pub resources: BTreeMap<&'a str, String>,
@@ -195,6 +215,54 @@ pub struct Resolver<'a> {
 
 impl Resolver<'_> {
     pub fn resolve(&self, v: &Value) -> Result<String, String> {
+        self.resolve_optional(v)?.ok_or_else(|| "AWS::NoValue where a value is needed".to_owned())
+    }
+
+    /// A value, or None where it is `AWS::NoValue` (CloudFormation then leaves the key out).
+    pub fn resolve_optional(&self, v: &Value) -> Result<Option<String>, String> {
+        if *v == json!({"Ref": "AWS::NoValue"}) {
+            return Ok(None);
+        }
+        if let Some(args) = v.get("Fn::If").filter(|_| v.as_object().is_some_and(|o| o.len() == 1)) {
+            let [name, then, otherwise] = args.as_array().map(Vec::as_slice).unwrap_or_default() else {
+                return Err("Fn::If takes [condition, value if true, value if false]".into());
+            };
+            let name = name.as_str().ok_or("Fn::If names its condition")?;
+            return self.resolve_optional(if self.condition(name)? { then } else { otherwise });
+        }
+        self.resolve_value(v).map(Some)
+    }
+
+    /// A condition of the template, at the parameters' defaults.
+    pub fn condition(&self, name: &str) -> Result<bool, String> {
+        let c = &self.template["Conditions"][name];
+        if c.is_null() {
+            return Err(format!("no condition {name}"));
+        }
+        self.truth(c)
+    }
+
+    fn truth(&self, c: &Value) -> Result<bool, String> {
+        let o = c.as_object().filter(|o| o.len() == 1).ok_or_else(|| format!("not a condition: {c}"))?;
+        let (k, arg) = o.iter().next().ok_or("empty condition")?;
+        let list = || arg.as_array().ok_or_else(|| format!("{k} takes a list"));
+        match k.as_str() {
+            "Condition" => self.condition(arg.as_str().ok_or("Condition takes a name")?),
+            "Fn::Equals" => match list()?.as_slice() {
+                [a, b] => Ok(self.resolve(a)? == self.resolve(b)?),
+                _ => Err("Fn::Equals takes two values".into()),
+            },
+            "Fn::Not" => match list()?.as_slice() {
+                [a] => Ok(!self.truth(a)?),
+                _ => Err("Fn::Not takes one condition".into()),
+            },
+            "Fn::And" => list()?.iter().try_fold(true, |all, a| Ok(all && self.truth(a)?)),
+            "Fn::Or" => list()?.iter().try_fold(false, |any, a| Ok(any || self.truth(a)?)),
+            other => Err(format!("{other} is not a condition function")),
+        }
+    }
+
+    fn resolve_value(&self, v: &Value) -> Result<String, String> {
         match v {
             Value::String(s) => Ok(s.clone()),
             Value::Number(n) => Ok(n.to_string()),

@@ -32,8 +32,13 @@ fn now() -> i64 {
 /// Function name → its `sam build` artifact, checked to be newer than every source file.
 pub(crate) fn artifacts(template: &Value) -> BTreeMap<String, PathBuf> {
     let root = files::root();
-    let newest_source =
-        newest_mtime(&[root.join("shared"), root.join("functions"), root.join("Cargo.toml"), root.join("Cargo.lock")]);
+    let newest_source = newest_mtime(&[
+        root.join("shared"),
+        root.join("functions"),
+        root.join("vendor"),
+        root.join("Cargo.toml"),
+        root.join("Cargo.lock"),
+    ]);
     let mut out = BTreeMap::new();
     let mut problems = Vec::new();
     for (id, f) in files::functions(template) {
@@ -77,6 +82,18 @@ fn newest_mtime(paths: &[PathBuf]) -> SystemTime {
         }
     }
     newest
+}
+
+/// Starts `function`'s `sam build` artifact with `env`, under qemu where this is not arm64.
+pub(crate) async fn spawn_artifact(function: &str, env: &[(String, String)]) -> FunctionProcess {
+    let artifacts = artifacts(&files::template());
+    let artifact = artifacts.get(function).unwrap_or_else(|| panic!("{function}'s sam build artifact"));
+    let (program, prefix) = runner();
+    let (prog, args) = match &program {
+        Some(q) => (q.clone(), [prefix, vec![artifact.display().to_string()]].concat()),
+        None => (artifact.clone(), vec![]),
+    };
+    FunctionProcess::spawn(function, &prog, &args, env).await.unwrap_or_else(|e| panic!("start {function}: {e}"))
 }
 
 /// How to run an arm64 binary here: directly on arm64, else through qemu's user mode with the
@@ -427,9 +444,10 @@ async fn every_event_replays_through_the_sam_build_binaries_under_a_lambda_runti
             [&template["Globals"]["Function"]["Environment"]["Variables"], &f["Properties"]["Environment"]["Variables"]]
         {
             for (k, v) in vars.as_object().into_iter().flatten() {
-                let v = resolver.resolve(v).unwrap_or_else(|e| panic!("{function}: {k}: {e}"));
+                let v = resolver.resolve_optional(v).unwrap_or_else(|e| panic!("{function}: {k}: {e}"));
                 env.retain(|(name, _)| name != k);
-                env.push((k.clone(), v));
+                // AWS::NoValue (the cache tier's variable with the tier off): no such variable.
+                env.extend(v.map(|v| (k.clone(), v)));
             }
         }
         let logging = files::property(&template, f, "LoggingConfig");

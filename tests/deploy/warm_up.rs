@@ -12,25 +12,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ihome_tests::runtime_api::{FunctionProcess, Outcome};
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use ihome_tests::tls::certificates;
 use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::{files, replay};
-
-/// A CA, and a server certificate for 127.0.0.1 it signed: (CA PEM, server cert PEM, key PEM).
-fn certificates() -> (String, String, String) {
-    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "ihome warm-up test CA");
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().expect("CA key")).expect("CA certificate");
-    let key = KeyPair::generate().expect("server key");
-    let server = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-        .expect("server params")
-        .signed_by(&key, &ca)
-        .expect("server certificate");
-    (ca.pem(), server.pem(), key.serialize_pem())
-}
 
 /// moto on HTTPS (`-c`/`-k`) with keep-alive, in the linearizable wrapper the test command runs.
 struct TlsMoto {
@@ -128,14 +114,6 @@ async fn tls_stack() -> (TlsMoto, CountingProxy, std::path::PathBuf) {
 
 /// `get-user`'s arm64 artifact pointed at `endpoint`, trusting `ca_file` when given.
 async fn start_get_user(endpoint: String, ca_file: Option<&Path>) -> FunctionProcess {
-    let template = files::template();
-    let artifacts = replay::artifacts(&template);
-    let artifact = artifacts.get("get-user").expect("get-user's sam build artifact");
-    let (program, prefix) = replay::runner();
-    let (prog, args) = match &program {
-        Some(q) => (q.clone(), [prefix, vec![artifact.display().to_string()]].concat()),
-        None => (artifact.clone(), vec![]),
-    };
     let mut env: Vec<(String, String)> = [
         ("AWS_REGION", "us-east-1".to_owned()),
         ("AWS_ACCESS_KEY_ID", "test".to_owned()),
@@ -151,7 +129,7 @@ async fn start_get_user(endpoint: String, ca_file: Option<&Path>) -> FunctionPro
         // The system store, which then holds this test's CA and nothing else.
         env.push(("SSL_CERT_FILE".to_owned(), ca.display().to_string()));
     }
-    FunctionProcess::spawn("get-user", &prog, &args, &env).await.expect("start get-user")
+    replay::spawn_artifact("get-user", &env).await
 }
 
 fn get_user_event() -> Value {

@@ -7,6 +7,7 @@ use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use ihome::App;
 use ihome::avatars::S3Avatars;
+use ihome::cache::{CacheEndpoint, Counters, RedisCounters};
 use ihome::config::Config;
 use ihome::sms::SnsSender;
 use ihome::store::{DynamoStore, keys};
@@ -38,6 +39,7 @@ pub struct Builder {
     dynamo_sdk: Option<SdkConfig>,
     sns_sdk: Option<SdkConfig>,
     s3_sdk: Option<SdkConfig>,
+    cache: Option<CacheEndpoint>,
 }
 
 /// The avatar base URL every test app is configured with.
@@ -46,7 +48,7 @@ pub const AVATAR_BASE: &str = "https://avatars.ihome.test/";
 impl TestApp {
     pub fn builder() -> Builder {
         let config = Config { cookie_secure: true, bcrypt_cost: 4, ..Config::default() };
-        Builder { config, dynamo_sdk: None, sns_sdk: None, s3_sdk: None }
+        Builder { config, dynamo_sdk: None, sns_sdk: None, s3_sdk: None, cache: None }
     }
 
     pub async fn spawn() -> TestApp {
@@ -115,6 +117,13 @@ impl Builder {
         self
     }
 
+    /// Budgets counted in the cache tier at `endpoint` (the test command's redis-server, or one
+    /// that is down or slow), with the table's counters for when it is unavailable.
+    pub fn cache(mut self, endpoint: CacheEndpoint) -> Self {
+        self.cache = Some(endpoint);
+        self
+    }
+
     pub async fn build(mut self) -> TestApp {
         let moto = sdk_config().await;
         let calls = CallCounter::default();
@@ -142,7 +151,10 @@ impl Builder {
             S3Avatars::new(avatar_client, bucket.clone()),
             Arc::new(clock.clone()),
         )
-        .with_limiter(store);
+        .with_limiter(match self.cache {
+            None => Counters::store_only(store),
+            Some(e) => Counters::cached(Arc::new(RedisCounters::new(e, &table)), store),
+        });
         TestApp { app: Arc::new(app), clock, table, dynamo, calls, bucket, s3 }
     }
 }

@@ -8,6 +8,7 @@
 //! settings (`AWS_ENDPOINT_URL`, region, test credentials); nothing here invents its own.
 
 pub mod app;
+pub mod cache_proxy;
 pub mod client;
 pub mod clock;
 pub mod counting;
@@ -17,6 +18,7 @@ pub mod multipart;
 pub mod response;
 pub mod runtime_api;
 pub mod sms;
+pub mod tls;
 
 pub use app::{AVATAR_BASE, Builder, T0, TestApp, TestedApp, peek_image_code};
 pub use client::{Client, Request};
