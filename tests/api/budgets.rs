@@ -2,14 +2,34 @@
 //! costly work (no SNS call, no drawing, no bcrypt), with the errno of its row, counted per the
 //! address API Gateway saw and never per a header the client writes.
 
+use ihome::cache::CacheEndpoint;
 use ihome::limits::{Budget, Counter, Limiter, Quota, Subject};
 use ihome_tests::{TestApp, sent_sms, unique, unique_mobile, unreachable_sdk_config};
 use serde_json::json;
 
 const SMS: &str = "/api/v1.0/smscode";
 
-async fn app(limits: impl FnOnce(&mut ihome::config::Limits)) -> TestApp {
-    TestApp::builder().config(|c| limits(&mut c.limits)).build().await
+/// Where the budgets are counted: the table (`None`) or the cache tier at this endpoint.
+type Tier = Option<CacheEndpoint>;
+
+/// Every test below runs on both: `on_table` and `on_redis` (the test command's redis-server).
+async fn table() -> Tier {
+    None
+}
+
+async fn redis() -> Tier {
+    Some(crate::adapters::redis_endpoint())
+}
+
+fn builder(tier: Tier) -> ihome_tests::Builder {
+    match tier {
+        None => TestApp::builder(),
+        Some(endpoint) => TestApp::builder().cache(endpoint),
+    }
+}
+
+async fn app(tier: Tier, limits: impl FnOnce(&mut ihome::config::Limits)) -> TestApp {
+    builder(tier).config(|c| limits(&mut c.limits)).build().await
 }
 
 /// Captcha, then an SMS request for `mobile`: the SMS route's answer.
@@ -19,9 +39,8 @@ async fn ask_sms(c: &mut ihome_tests::Client, mobile: &str) -> ihome_tests::Resp
     c.get_query(&format!("{SMS}/{mobile}"), &[("text", &text), ("id", &id)]).await
 }
 
-#[tokio::test]
-async fn sms_per_address_is_iperr_and_sends_nothing() {
-    let t = app(|l| l.sms_per_ip = Quota::new(3, 3600)).await;
+async fn sms_per_address_is_iperr_and_sends_nothing(tier: Tier) {
+    let t = app(tier, |l| l.sms_per_ip = Quota::new(3, 3600)).await;
     let mut c = t.client();
     for _ in 0..3 {
         ask_sms(&mut c, &unique_mobile()).await.assert("0", "发送成功");
@@ -46,9 +65,8 @@ async fn sms_per_address_is_iperr_and_sends_nothing() {
     ask_sms(&mut c, &fourth).await.assert("0", "发送成功");
 }
 
-#[tokio::test]
-async fn sms_per_mobile_per_day_is_reqerr() {
-    let t = app(|l| l.sms_per_mobile = Quota::new(2, 86_400)).await;
+async fn sms_per_mobile_per_day_is_reqerr(tier: Tier) {
+    let t = app(tier, |l| l.sms_per_mobile = Quota::new(2, 86_400)).await;
     let mobile = unique_mobile();
     let mut c = t.client();
     for i in 0..2 {
@@ -61,9 +79,8 @@ async fn sms_per_mobile_per_day_is_reqerr() {
     assert_eq!(sent_sms(&mobile).await.len(), 2);
 }
 
-#[tokio::test]
-async fn sms_for_the_whole_stack_is_a_breaker() {
-    let t = app(|l| l.sms_total = Quota::new(2, 3600)).await;
+async fn sms_for_the_whole_stack_is_a_breaker(tier: Tier) {
+    let t = app(tier, |l| l.sms_total = Quota::new(2, 3600)).await;
     let mut c = t.client();
     for i in 0..2 {
         c.from_ip(&format!("198.51.100.{i}"));
@@ -75,9 +92,8 @@ async fn sms_for_the_whole_stack_is_a_breaker() {
     assert!(sent_sms(&third).await.is_empty());
 }
 
-#[tokio::test]
-async fn the_sixty_second_gap_still_answers_first_and_takes_no_budget() {
-    let t = app(|l| l.sms_per_ip = Quota::new(2, 3600)).await;
+async fn the_sixty_second_gap_still_answers_first_and_takes_no_budget(tier: Tier) {
+    let t = app(tier, |l| l.sms_per_ip = Quota::new(2, 3600)).await;
     let mut c = t.client();
     let mobile = unique_mobile();
     ask_sms(&mut c, &mobile).await.assert("0", "发送成功");
@@ -86,9 +102,8 @@ async fn the_sixty_second_gap_still_answers_first_and_takes_no_budget() {
     ask_sms(&mut c, &unique_mobile()).await.assert("0", "发送成功");
 }
 
-#[tokio::test]
-async fn an_sms_that_could_not_be_sent_costs_no_budget() {
-    let t = TestApp::builder()
+async fn an_sms_that_could_not_be_sent_costs_no_budget(tier: Tier) {
+    let t = builder(tier)
         .config(|c| c.limits.sms_per_ip = Quota::new(1, 3600))
         .sns_sdk(unreachable_sdk_config().await)
         .build()
@@ -100,9 +115,8 @@ async fn an_sms_that_could_not_be_sent_costs_no_budget() {
     assert_eq!(t.app.limiter.used(&counter, t.app.now()).await.unwrap(), 0);
 }
 
-#[tokio::test]
-async fn captchas_per_address_are_iperr_before_drawing() {
-    let t = app(|l| l.captcha_per_ip = Quota::new(2, 60)).await;
+async fn captchas_per_address_are_iperr_before_drawing(tier: Tier) {
+    let t = app(tier, |l| l.captcha_per_ip = Quota::new(2, 60)).await;
     let mut c = t.client();
     for i in 0..2 {
         let r = c.get(&format!("/api/v1.0/imagecode/cap{i}")).await;
@@ -122,9 +136,8 @@ async fn try_register(c: &mut ihome_tests::Client) -> ihome_tests::Response {
         .await
 }
 
-#[tokio::test]
-async fn registrations_per_address_are_iperr_before_bcrypt() {
-    let t = app(|l| l.register_per_ip = Quota::new(2, 3600)).await;
+async fn registrations_per_address_are_iperr_before_bcrypt(tier: Tier) {
+    let t = app(tier, |l| l.register_per_ip = Quota::new(2, 3600)).await;
     let mut c = t.client();
     for _ in 0..2 {
         try_register(&mut c).await.assert("4002", "短信验证码已过期");
@@ -142,9 +155,8 @@ async fn registrations_per_address_are_iperr_before_bcrypt() {
 /// Hostile testing: login failures were counted per mobile, so anyone could lock its owner out
 /// for ten minutes. Now five per (mobile, address): the attacker's address is locked, the
 /// owner's is not.
-#[tokio::test]
-async fn one_address_failing_cannot_lock_the_owner_out() {
-    let t = TestApp::spawn().await;
+async fn one_address_failing_cannot_lock_the_owner_out(tier: Tier) {
+    let t = builder(tier).build().await;
     let (_, mobile, password) = t.registered_user().await;
     let mut attacker = t.client();
     attacker.from_ip("192.0.2.66");
@@ -163,9 +175,8 @@ async fn one_address_failing_cannot_lock_the_owner_out() {
 }
 
 /// Guesses spread over many addresses still meet the mobile's own budget (100 an hour by default).
-#[tokio::test]
-async fn logins_per_mobile_from_all_addresses_are_limited() {
-    let t = app(|l| l.login_per_mobile = Quota::new(3, 3600)).await;
+async fn logins_per_mobile_from_all_addresses_are_limited(tier: Tier) {
+    let t = app(tier, |l| l.login_per_mobile = Quota::new(3, 3600)).await;
     let (_, mobile, password) = t.registered_user().await;
     let mut c = t.client();
     for i in 0..3 {
@@ -181,3 +192,18 @@ async fn logins_per_mobile_from_all_addresses_are_limited() {
     t.clock.advance(3600);
     c.post_json("/api/v1.0/sessions", &json!({"mobile": mobile, "password": password})).await.assert("0", "OK");
 }
+
+contract!(
+    on_table: table, on_redis: redis;
+    [
+        sms_per_address_is_iperr_and_sends_nothing,
+        sms_per_mobile_per_day_is_reqerr,
+        sms_for_the_whole_stack_is_a_breaker,
+        the_sixty_second_gap_still_answers_first_and_takes_no_budget,
+        an_sms_that_could_not_be_sent_costs_no_budget,
+        captchas_per_address_are_iperr_before_drawing,
+        registrations_per_address_are_iperr_before_bcrypt,
+        one_address_failing_cannot_lock_the_owner_out,
+        logins_per_mobile_from_all_addresses_are_limited,
+    ]
+);
