@@ -180,6 +180,17 @@ fn closing(mut resp: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
     resp
 }
 
+/// Where `ihome-local` serves `openapi.yaml`.
+pub const OPENAPI_PATH: &str = "/api/v1.0/openapi.yaml";
+
+fn openapi() -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from_static(include_bytes!("../../openapi.yaml"))));
+    let headers = resp.headers_mut();
+    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/yaml"));
+    headers.insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-cache"));
+    resp
+}
+
 fn plain(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
     let body = format!("{{\"message\":\"{message}\"}}");
     let mut resp = Response::new(Full::new(Bytes::from(body)));
@@ -197,6 +208,10 @@ async fn handle<S: Store, M: SmsSender, A: AvatarStore, L: Limiter>(
     let path = req.uri().path().to_owned();
     if let Some((route, params)) = Route::resolve(req.method().as_str(), &path) {
         return api(&state.app, route, params, req, body_timeout, peer).await;
+    }
+    // The contract, served beside the API it describes (the repository's own copy).
+    if path == OPENAPI_PATH && (req.method() == http::Method::GET || req.method() == http::Method::HEAD) {
+        return openapi();
     }
     // As API Gateway: anything under the API's base path that no route matches is a 404.
     if path.starts_with("/api/") {

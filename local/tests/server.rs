@@ -389,3 +389,18 @@ fn unix_now() -> u64 {
 fn rand_suffix() -> u32 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
 }
+
+/// The contract is served beside the API: the repository's `openapi.yaml`, byte for byte.
+#[tokio::test]
+async fn serves_the_openapi_contract() {
+    let data = temp_dir("openapi");
+    let port = free_port();
+    let server = Server::start(port, &data, &[]);
+    let resp = client().get(server.url("/api/v1.0/openapi.yaml")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/yaml");
+    let body = resp.bytes().await.unwrap();
+    let file = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi.yaml")).unwrap();
+    assert_eq!(body.as_ref(), file.as_slice());
+    server.stop();
+}

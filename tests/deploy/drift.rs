@@ -683,3 +683,36 @@ async fn the_table_the_local_server_and_tests_create_is_the_templates() {
     assert_eq!(ttl.attribute_name(), table["TimeToLiveSpecification"]["AttributeName"].as_str(), "TTL attribute");
     assert_eq!(ttl.time_to_live_status().map(|s| s.as_str()), Some("ENABLED"), "TTL on");
 }
+
+/// `openapi.yaml` (OpenAPI 3.1, the machine-readable contract) names exactly the methods and
+/// paths of `Route::ALL`, under the API's base path; `docs/api.md`'s route table lists each.
+#[test]
+fn the_openapi_contract_names_exactly_the_routes_of_the_code() {
+    let spec: Value = serde_norway::from_str(&files::read("openapi.yaml")).expect("openapi.yaml is YAML");
+    assert_eq!(spec["openapi"].as_str().map(|v| v.starts_with("3.1")), Some(true), "OpenAPI 3.1");
+    let base = spec["servers"][0]["url"].as_str().expect("servers[0].url");
+    let mut documented = BTreeSet::new();
+    let mut problems = Vec::new();
+    for (path, item) in spec["paths"].as_object().expect("paths").iter() {
+        for (method, op) in item.as_object().into_iter().flatten() {
+            if ["get", "put", "post", "delete", "patch", "head", "options"].contains(&method.as_str()) {
+                documented.insert((method.to_uppercase(), format!("{base}{path}")));
+                if op["operationId"].as_str().is_none() {
+                    problems.push(format!("{method} {path} has no operationId"));
+                }
+            }
+        }
+    }
+    let truth: BTreeSet<(String, String)> = code_endpoints().into_iter().map(|(_, m, p)| (m, p)).collect();
+    compare("openapi.yaml", &truth, &documented, &mut problems);
+    let guide = files::read("docs/api.md");
+    // Its route table names each as METHOD `/path`, relative to the base path.
+    for (method, path) in &truth {
+        let relative = path.strip_prefix(base).unwrap_or(path);
+        let row = format!("{method} `{relative}");
+        if !guide.contains(&format!("{row}`")) && !guide.contains(&format!("{row}?")) {
+            problems.push(format!("docs/api.md's route table lacks {method} `{relative}`"));
+        }
+    }
+    assert!(problems.is_empty(), "the contract has drifted from Route::ALL:\n  {}", problems.join("\n  "));
+}

@@ -24,16 +24,11 @@ pub async fn handle<S: Store, M: Sync, A: Sync, L: Limiter>(
     limits::take_or_refuse(&app.limiter, &budget, now).await?;
     let text = ImageCodeText::generate();
     let expires_at = now + app.config.image_code_ttl;
-    let drawing = {
-        let text = text.clone();
-        tokio::task::spawn_blocking(move || render_png(&text))
-    };
-    // Drawing and storing are independent: one round trip of wall time, not two.
-    let (png, saved) = tokio::join!(drawing, app.store.put_image_code(&id, &text, expires_at));
+    // Drawing and storing are independent: the answer is sent to the store first, and the
+    // picture drawn (~0.1 ms of CPU, on this thread: a blocking-pool thread would cost more to
+    // start, in time and memory, than the drawing) while the round trip is in flight.
+    let (saved, png) = tokio::join!(app.store.put_image_code(&id, &text, expires_at), async { render_png(&text) });
     saved.map_err(ApiError::db("保存图片验证码失败"))?;
-    let png = png
-        .ok()
-        .flatten()
-        .ok_or_else(|| ApiError::infra(Errno::ServerErr, "生成图片验证码失败", &"captcha renderer failed"))?;
+    let png = png.ok_or_else(|| ApiError::infra(Errno::ServerErr, "生成图片验证码失败", &"captcha renderer failed"))?;
     Ok(http::image("image/png", png))
 }
