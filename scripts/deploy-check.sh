@@ -73,6 +73,13 @@ sam validate --lint --template target/deploy-check/template.cache-on.yaml --regi
 
 step "sam build (rust-cargolambda, arm64, in source)"
 started=$(date +%s)
+# sam builds the functions one cargo invocation at a time, so on two cores their links ran one
+# after another. Built first in one invocation (the same profile, target and features: sam's own
+# builds then find every artifact fresh), the dependencies compile once and the links share both
+# cores.
+packages=()
+for dir in functions/*/; do packages+=(-p "$(basename "$dir")"); done
+cargo lambda build --release --arm64 --locked "${packages[@]}"
 sam build --beta-features --template template.yaml --build-dir .aws-sam/build
 echo "sam build took $(( $(date +%s) - started )) s"
 
