@@ -76,3 +76,18 @@ async fn racing_verifications_leave_one_record() {
     let record = c.get(AUTH).await.data();
     assert!(names.contains(&record["real_name"].as_str().unwrap()));
 }
+
+/// Login comes first, as the original's `@login_required`: an ended session with a bad body is
+/// SESSIONERR, not PARAMERR.
+#[tokio::test]
+async fn an_ended_session_is_sessionerr_before_the_body_is_judged() {
+    let t = TestApp::spawn().await;
+    let (c, _, _) = t.registered_user().await;
+    let token = c.session_token().expect("logged in");
+    let mut stale = t.client();
+    stale.use_bearer(Some(token));
+    stale.delete("/api/v1.0/session").await.assert("0", "OK");
+    for body in [json!({}), json!({"real_name": "张三"}), json!({"real_name": "张三", "id_card": "123"})] {
+        stale.post_json(AUTH, &body).await.assert("4101", "用户未登录");
+    }
+}

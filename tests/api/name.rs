@@ -218,3 +218,18 @@ async fn look_alikes_of_a_mobile_are_reserved() {
     let look_alike = mobile_a.replace('0', "O").replace('1', "l");
     b.put_json(NAME, &json!({ "name": look_alike })).await.assert("4103", "不能使用他人的手机号作为用户名");
 }
+
+/// Login comes first, as the original's `@login_required`: an ended session with a bad body is
+/// SESSIONERR (the page sends the user to log in), not PARAMERR, and nothing of the body is read.
+#[tokio::test]
+async fn an_ended_session_is_sessionerr_before_the_body_is_judged() {
+    let t = TestApp::spawn().await;
+    let (c, _, _) = t.registered_user().await;
+    let token = c.session_token().expect("logged in");
+    let mut stale = t.client();
+    stale.use_bearer(Some(token));
+    stale.delete("/api/v1.0/session").await.assert("0", "OK");
+    for body in [json!({}), json!({"name": ""}), json!({"name": "\u{200b}"}), json!({"other": 1})] {
+        stale.put_json(NAME, &body).await.assert("4101", "用户未登录");
+    }
+}

@@ -34,10 +34,12 @@ async fn one_captcha_used_by_many_requests_lets_one_through() {
 async fn many_sms_requests_for_one_mobile_send_one_sms() {
     let t = TestApp::spawn().await;
     let mobile = unique_mobile();
-    // Each request has its own valid captcha: only the 60 s rule is contended.
+    // Each request has its own valid captcha and address: only the mobile is contended (its 60 s
+    // gap and its budget of 10 a day: 4201 either way).
     let mut prepared = Vec::new();
     for i in 0..N {
         let mut c = t.client();
+        c.from_ip(&format!("198.51.100.{i}"));
         let id = format!("cap-{i}");
         let text = c.captcha_text(&id).await;
         prepared.push((c, id, text));

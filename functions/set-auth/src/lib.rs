@@ -20,7 +20,10 @@ pub async fn handle<S: Store, M: Sync, A: Sync, L: Sync>(
     app: &App<S, M, A, L>,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
+    // Login first, as the original's `@login_required`: an ended session is SESSIONERR whatever
+    // the body, and nothing a caller sends is judged before it is known.
     let token = http::require_token(req)?;
+    let user = app.authenticate(&token).await?.user.ok_or_else(|| ApiError::no_data("无效操作"))?;
     let body: AuthBody = http::json_body(req)?;
     let (Some(real_name), Some(id_card)) = (http::given(body.real_name), http::given(body.id_card)) else {
         return Err(ApiError::incomplete());
@@ -28,7 +31,6 @@ pub async fn handle<S: Store, M: Sync, A: Sync, L: Sync>(
     let real_name = RealName::parse(&real_name).ok_or_else(|| ApiError::param("真实姓名格式错误"))?;
     let id_card = IdCard::parse(&id_card, app.today()).ok_or_else(|| ApiError::param("身份证号码格式错误"))?;
 
-    let user = app.authenticate(&token).await?.user.ok_or_else(|| ApiError::no_data("无效操作"))?;
     if user.real_name.is_some() {
         return Err(ApiError::data_exist("已实名认证"));
     }

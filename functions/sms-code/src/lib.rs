@@ -39,26 +39,20 @@ pub async fn handle<S: Store, M: SmsSender, A: Sync, L: Limiter>(
     let code = SmsCode::generate();
     let cfg = &app.config;
     // The paid part comes next: the caller's address, the mobile and the whole stack must each
-    // have an SMS left. Counted alongside the mobile's 60 s gap, in one round trip.
+    // have an SMS left, and only then is the mobile's 60 s gap reserved. Taken together, the gap's
+    // one winner could be refused by units that its racing losers held for an instant (they give
+    // them back only once they have lost), and a burst for one mobile would send nothing; and an
+    // address over its budget never touches anyone's gap.
     let budgets = [
         Counter::new(Budget::SmsPerIp, Subject::Ip(http::client_ip(req)), &cfg.limits),
         Counter::new(Budget::SmsPerMobile, Subject::Mobile(mobile.clone()), &cfg.limits),
         Counter::new(Budget::SmsTotal, Subject::Everyone, &cfg.limits),
     ];
-    let (taken, reserved) = tokio::join!(
-        limits::take_or_refuse(&app.limiter, &budgets, now),
-        app.store.reserve_sms(&mobile, &code, now, cfg.sms_code_ttl, cfg.sms_interval)
-    );
-    match (taken, reserved) {
-        (Ok(()), Ok(true)) => {}
-        (Err(refused), Ok(true)) => {
-            release(app, &mobile, &code).await;
-            return Err(refused);
-        }
-        (taken, not_reserved) => {
-            if taken.is_ok() {
-                limits::give_back(&app.limiter, &budgets, now).await;
-            }
+    limits::take_or_refuse(&app.limiter, &budgets, now).await?;
+    match app.store.reserve_sms(&mobile, &code, now, cfg.sms_code_ttl, cfg.sms_interval).await {
+        Ok(true) => {}
+        not_reserved => {
+            limits::give_back(&app.limiter, &budgets, now).await;
             not_reserved.map_err(ApiError::db("保存短信验证码失败"))?;
             return Err(ApiError::new(Errno::ReqErr, format!("请求过于频繁，请{}秒后重试", cfg.sms_interval)));
         }
