@@ -82,11 +82,7 @@ async fn racing_verifications_leave_one_record() {
 #[tokio::test]
 async fn an_ended_session_is_sessionerr_before_the_body_is_judged() {
     let t = TestApp::spawn().await;
-    let (c, _, _) = t.registered_user().await;
-    let token = c.session_token().expect("logged in");
-    let mut stale = t.client();
-    stale.use_bearer(Some(token));
-    stale.delete("/api/v1.0/session").await.assert("0", "OK");
+    let mut stale = t.ended_session_client().await;
     for body in [json!({}), json!({"real_name": "张三"}), json!({"real_name": "张三", "id_card": "123"})] {
         stale.post_json(AUTH, &body).await.assert("4101", "用户未登录");
     }

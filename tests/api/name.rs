@@ -224,11 +224,7 @@ async fn look_alikes_of_a_mobile_are_reserved() {
 #[tokio::test]
 async fn an_ended_session_is_sessionerr_before_the_body_is_judged() {
     let t = TestApp::spawn().await;
-    let (c, _, _) = t.registered_user().await;
-    let token = c.session_token().expect("logged in");
-    let mut stale = t.client();
-    stale.use_bearer(Some(token));
-    stale.delete("/api/v1.0/session").await.assert("0", "OK");
+    let mut stale = t.ended_session_client().await;
     for body in [json!({}), json!({"name": ""}), json!({"name": "\u{200b}"}), json!({"other": 1})] {
         stale.put_json(NAME, &body).await.assert("4101", "用户未登录");
     }

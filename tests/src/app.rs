@@ -81,6 +81,15 @@ impl TestApp {
         peek_image_code(&self.dynamo, &self.table, id).await
     }
 
+    /// A client holding the bearer token of a session that has ended (registered, logged out).
+    pub async fn ended_session_client(&self) -> Client {
+        let (c, _, _) = self.registered_user().await;
+        let mut stale = self.client();
+        stale.use_bearer(c.session_token());
+        stale.delete("/api/v1.0/session").await.assert("0", "OK");
+        stale
+    }
+
     /// Registers a fresh user through the routes (captcha → SMS → register) and returns the
     /// logged-in client with its mobile and password.
     pub async fn registered_user(&self) -> (Client, String, String) {
