@@ -35,10 +35,6 @@ impl<F> Counters<F> {
         Counters { cache: Some(cache), fallback, down_until: Mutex::new(None) }
     }
 
-    pub fn has_cache(&self) -> bool {
-        self.cache.is_some()
-    }
-
     /// The cache, unless it is marked down.
     fn cache(&self) -> Option<&RedisCounters> {
         let cache = self.cache.as_deref()?;
@@ -91,14 +87,13 @@ impl<F: Limiter> Limiter for Counters<F> {
     /// Units taken from the cache go back to it; when it is down they stay taken (a lost unit
     /// errs on the safe side). Only fail-closed budgets give back, and those never fall back.
     async fn give_back(&self, counters: &[Counter], now: i64) -> Result<(), StoreError> {
-        match self.cache() {
-            None if self.cache.is_none() => self.fallback.give_back(counters, now).await,
-            None => Ok(()),
-            Some(cache) => {
-                self.bounded("give back", cache.give_back(counters, now)).await;
-                Ok(())
-            }
+        if self.cache.is_none() {
+            return self.fallback.give_back(counters, now).await;
         }
+        if let Some(cache) = self.cache() {
+            self.bounded("give back", cache.give_back(counters, now)).await;
+        }
+        Ok(())
     }
 
     async fn used(&self, counter: &Counter, now: i64) -> Result<u32, StoreError> {
