@@ -14,6 +14,8 @@ use ihome::sms::SnsSender;
 use ihome::store::DynamoStore;
 use ihome::store::keys::{PK, TTL};
 
+use crate::avatar_bucket::AvatarBucket;
+use crate::server::AvatarFiles;
 use crate::{AvatarDir, ConsoleSms, EmbeddedStore};
 
 /// The local adapters: a redb file (also counting the abuse budgets, unless a Redis is given),
@@ -28,9 +30,11 @@ pub enum Backend {
     Aws(AwsApp),
 }
 
-/// A backend and the lines that describe it in the start-up banner.
+/// A backend, where the server finds the avatars it serves, and the lines that describe them in
+/// the start-up banner.
 pub struct Chosen {
     pub backend: Backend,
+    pub avatars: AvatarFiles,
     pub describe: Vec<String>,
 }
 
@@ -93,22 +97,37 @@ pub fn embedded(data: &Path, base: &str, redis: Option<CacheEndpoint>) -> Result
         .map_err(|e| format!("cannot open {}: {e}", db_path.display()))?
         .with_captcha_echo(captchas);
     let counters = counters(redis, &config, None, store.clone(), &mut describe)?;
-    let app = App::new(config, store.clone(), ConsoleSms::new(outbox), AvatarDir::new(avatars)).with_limiter(counters);
-    Ok(Chosen { backend: Backend::Embedded(app), describe })
+    let app = App::new(config, store.clone(), ConsoleSms::new(outbox), AvatarDir::new(&avatars)).with_limiter(counters);
+    Ok(Chosen { backend: Backend::Embedded(app), avatars: AvatarFiles::Dir(avatars), describe })
 }
 
 /// DynamoDB, SNS and S3 through the SDK's standard settings. For an emulator's convenience the
-/// table and bucket are created when missing.
-pub async fn aws(redis: Option<CacheEndpoint>) -> Result<Chosen, String> {
-    let config = local_config()?;
+/// table and bucket are created when missing. The bucket stays private, as in the stack: the
+/// server itself serves its avatars at `<base>/avatars/…` (CloudFront's part in the stack), and
+/// the avatar URLs point there unless `IHOME_AVATAR_BASE_URL` names another server.
+pub async fn aws(base: &str, redis: Option<CacheEndpoint>) -> Result<Chosen, String> {
+    let mut config = local_config()?;
+    let base_given = std::env::var("IHOME_AVATAR_BASE_URL").is_ok_and(|v| !v.trim().is_empty());
+    if !base_given {
+        config.avatar_base_url = format!("{base}/");
+    }
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let s3 = aws_sdk_s3::Client::new(&sdk);
     ensure_table(&aws_sdk_dynamodb::Client::new(&sdk), &config.table).await?;
-    ensure_bucket(&aws_sdk_s3::Client::new(&sdk), &config.avatar_bucket).await?;
+    ensure_bucket(&s3, &config.avatar_bucket).await?;
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "AWS".into());
+    let served = format!("{base}/avatars/");
     let mut describe = vec![
         format!("storage: DynamoDB table {:?} at {endpoint}", config.table),
         "SMS: sent through SNS".to_owned(),
-        format!("avatars: S3 bucket {:?}, URLs under {}", config.avatar_bucket, config.avatar_base_url),
+        if base_given {
+            format!(
+                "avatars: S3 bucket {:?}, URLs under {} (IHOME_AVATAR_BASE_URL); also served at {served}",
+                config.avatar_bucket, config.avatar_base_url
+            )
+        } else {
+            format!("avatars: S3 bucket {:?}, served at {served}", config.avatar_bucket)
+        },
     ];
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone());
     let counters = counters(redis, &config, Some(&sdk), store.clone(), &mut describe)?;
@@ -116,10 +135,11 @@ pub async fn aws(redis: Option<CacheEndpoint>) -> Result<Chosen, String> {
         config.clone(),
         store.clone(),
         SnsSender::new(aws_sdk_sns::Client::new(&sdk), config.sms_sender_id.clone()),
-        S3Avatars::new(aws_sdk_s3::Client::new(&sdk), config.avatar_bucket.clone()),
+        S3Avatars::new(s3.clone(), config.avatar_bucket.clone()),
     )
     .with_limiter(counters);
-    Ok(Chosen { backend: Backend::Aws(app), describe })
+    let avatars = AvatarFiles::Bucket(AvatarBucket::new(s3, config.avatar_bucket));
+    Ok(Chosen { backend: Backend::Aws(app), avatars, describe })
 }
 
 async fn ensure_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), String> {

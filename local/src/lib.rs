@@ -3,6 +3,7 @@
 //! server that serves them. The binary
 //! (`main.rs`) parses options and starts it; the tests use the adapters in-process.
 
+pub mod avatar_bucket;
 pub mod avatar_dir;
 pub mod backends;
 pub mod backoff;

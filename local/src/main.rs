@@ -79,8 +79,11 @@ async fn run(args: Args) -> Result<(), String> {
     })?;
     let base = format!("http://{addr}");
     let use_aws = args.aws || backends::aws_endpoint_configured();
-    let chosen =
-        if use_aws { backends::aws(args.redis).await? } else { backends::embedded(&args.data, &base, args.redis)? };
+    let chosen = if use_aws {
+        backends::aws(&base, args.redis).await?
+    } else {
+        backends::embedded(&args.data, &base, args.redis)?
+    };
     if let Some(dir) = &args.static_dir
         && !dir.is_dir()
     {
@@ -96,18 +99,16 @@ async fn run(args: Args) -> Result<(), String> {
         None => console!("  static files: none (add --static DIR to serve an iHome frontend)"),
     }
 
-    let static_dir = args.static_dir;
+    let (static_dir, avatars) = (args.static_dir, Some(chosen.avatars));
     match chosen.backend {
         Backend::Embedded(app) => {
-            let avatar_dir = Some(app.avatars.path().to_owned());
             // redb has no TTL: this task deletes what DynamoDB's would.
             let purge = purge::spawn(app.store.clone(), app.clock.clone(), PurgeConfig::default());
-            server::serve(listener, Arc::new(State { app, avatar_dir, static_dir }), ServerConfig::default()).await;
+            server::serve(listener, Arc::new(State { app, avatars, static_dir }), ServerConfig::default()).await;
             purge.abort();
         }
         Backend::Aws(app) => {
-            server::serve(listener, Arc::new(State { app, avatar_dir: None, static_dir }), ServerConfig::default())
-                .await
+            server::serve(listener, Arc::new(State { app, avatars, static_dir }), ServerConfig::default()).await
         }
     }
     console!("ihome-local: stopped");

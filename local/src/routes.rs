@@ -18,18 +18,24 @@ pub async fn handle<S: Store, M: SmsSender, A: AvatarStore, L: Limiter>(
     req: Request,
 ) -> Response<Body> {
     let started = Instant::now();
+    // Each handler's future is boxed: inline, the match's future would be as large as the
+    // largest handler's, and debug builds of the tests overflow a thread's stack.
     let result = match route {
-        Route::ImageCode => image_code::handle(app, &req).await,
-        Route::SmsCode => sms_code::handle(app, &req).await,
-        Route::Register => register::handle(app, &req).await,
-        Route::Login => login::handle(app, &req).await,
-        Route::GetUser => get_user::handle(app, &req).await,
-        Route::UploadAvatar => upload_avatar::handle(app, &req).await,
-        Route::SetName => set_name::handle(app, &req).await,
-        Route::SetAuth => set_auth::handle(app, &req).await,
-        Route::GetAuth => get_auth::handle(app, &req).await,
-        Route::Logout => logout::handle(app, &req).await,
-        Route::GetSession => get_session::handle(app, &req).await,
+        Route::ImageCode => Box::pin(image_code::handle(app, &req)).await,
+        Route::SmsCode => Box::pin(sms_code::handle(app, &req)).await,
+        Route::Register => Box::pin(register::handle(app, &req)).await,
+        Route::Login => Box::pin(login::handle(app, &req)).await,
+        Route::GetUser => Box::pin(get_user::handle(app, &req)).await,
+        Route::UploadAvatar => Box::pin(upload_avatar::handle(app, &req)).await,
+        Route::SetName => Box::pin(set_name::handle(app, &req)).await,
+        Route::SetAuth => Box::pin(set_auth::handle(app, &req)).await,
+        Route::GetAuth => Box::pin(get_auth::handle(app, &req)).await,
+        Route::Logout => Box::pin(logout::handle(app, &req)).await,
+        Route::GetSession => Box::pin(get_session::handle(app, &req)).await,
+        Route::ChangePassword => Box::pin(change_password::handle(app, &req)).await,
+        Route::ResetPassword => Box::pin(reset_password::handle(app, &req)).await,
+        Route::LogoutAll => Box::pin(logout_all::handle(app, &req)).await,
+        Route::DeleteUser => Box::pin(delete_user::handle(app, &req)).await,
     };
     route.respond(started, result)
 }

@@ -26,6 +26,7 @@ use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::request::RequestContext;
 
+use crate::avatar_bucket::AvatarBucket;
 use crate::backoff::AcceptBackoff;
 use crate::outbox::console_line;
 use crate::statics;
@@ -58,9 +59,19 @@ impl Default for ServerConfig {
 
 pub struct State<S, M, A, L> {
     pub app: App<S, M, A, L>,
-    /// Where avatars are files the server itself serves (embedded mode).
-    pub avatar_dir: Option<PathBuf>,
+    /// Where the avatars served at `/avatars/…` come from; none: that path is not special.
+    pub avatars: Option<AvatarFiles>,
     pub static_dir: Option<PathBuf>,
+}
+
+/// The source of the avatars the server serves at `/avatars/…`, where the avatar URLs it hands
+/// out point.
+#[derive(Debug, Clone)]
+pub enum AvatarFiles {
+    /// Files in a folder (the embedded defaults' avatar folder).
+    Dir(PathBuf),
+    /// Objects of the private avatar bucket (`--aws`), as the stack's CloudFront serves them.
+    Bucket(AvatarBucket),
 }
 
 /// Serves until Ctrl-C or SIGTERM, then lets requests in flight finish (up to 10 s).
@@ -220,8 +231,11 @@ async fn handle<S: Store, M: SmsSender, A: AvatarStore, L: Limiter>(
     if req.method() != http::Method::GET && req.method() != http::Method::HEAD {
         return plain(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
     }
-    if let (Some(dir), Some(name)) = (&state.avatar_dir, path.strip_prefix("/avatars/")) {
-        return statics::file(dir, name, true).await;
+    if let (Some(avatars), Some(name)) = (&state.avatars, path.strip_prefix("/avatars/")) {
+        return match avatars {
+            AvatarFiles::Dir(dir) => statics::file(dir, name, true).await,
+            AvatarFiles::Bucket(bucket) => bucket.serve(name).await,
+        };
     }
     match &state.static_dir {
         Some(dir) => statics::file(dir, path.trim_start_matches('/'), false).await,

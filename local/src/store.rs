@@ -8,19 +8,21 @@
 
 mod limits;
 
+use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ihome::store::{
-    Authenticated, CreateUserError, Credentials, NewSession, NewUser, RenameError, Store, StoreError, keys,
+    AccountDeletion, Authenticated, CreateUserError, Credentials, NewSession, NewUser, PasswordChange, PasswordReset,
+    RenameError, Store, StoreError, keys,
 };
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use ihome::domain::{
-    ClientIp, IdCard, ImageCodeId, ImageCodeText, Mobile, PasswordHash, RealName, SessionToken, SmsCode, User, UserId,
-    UserName,
+    ClientIp, IdCard, ImageCodeId, ImageCodeText, MAX_SESSIONS, Mobile, PasswordHash, RealName, SessionToken, SmsCode,
+    SmsPurpose, User, UserId, UserName, sessions_kept_for_one_more,
 };
 
 const ITEMS: TableDefinition<&str, &[u8]> = TableDefinition::new("items");
@@ -31,7 +33,7 @@ const ITEMS: TableDefinition<&str, &[u8]> = TableDefinition::new("items");
 const EXPIRING: [&str; 5] = [
     keys::IMAGE_CODE_PREFIX,
     keys::SMS_CODE_PREFIX,
-    keys::SESSION_PREFIX,
+    keys::SMS_RESET_PREFIX,
     keys::LOGIN_FAILURES_PREFIX,
     keys::LIMIT_PREFIX,
 ];
@@ -90,12 +92,15 @@ struct UserItem {
     create_time: i64,
     real_name: Option<String>,
     id_card: Option<String>,
+    /// The session index, as in DynamoDB: token hash → expiry.
+    #[serde(default)]
+    sessions: BTreeMap<String, i64>,
 }
 
-#[derive(Serialize, Deserialize)]
-struct SessionItem {
-    user_id: u64,
-    expires_at: i64,
+impl UserItem {
+    fn session_live(&self, token: &SessionToken, now: i64) -> Option<i64> {
+        self.sessions.get(token.hash().as_str()).copied().filter(|t| !expired(*t, now))
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -206,18 +211,6 @@ impl EmbeddedStore {
         })
         .await
         .map_err(|e| StoreError::Backend { op, detail: e.to_string() })?
-    }
-
-    /// Two items of different kinds, read together.
-    async fn read_pair<A: DeserializeOwned, B: DeserializeOwned>(
-        &self,
-        op: &'static str,
-        a: String,
-        b: String,
-    ) -> Result<(Option<A>, Option<B>), StoreError> {
-        let mut raw = self.read_raw(op, vec![a, b]).await?.into_iter();
-        let (ra, rb) = (raw.next().flatten(), raw.next().flatten());
-        Ok((decode(op, ra)?, decode(op, rb)?))
     }
 
     /// How many items of one kind (a key prefix of `ihome::store::keys`) the file holds.
@@ -351,12 +344,13 @@ impl Store for EmbeddedStore {
     async fn reserve_sms(
         &self,
         mobile: &Mobile,
+        purpose: SmsPurpose,
         code: &SmsCode,
         now: i64,
         ttl: i64,
         interval: i64,
     ) -> Result<bool, StoreError> {
-        let key = keys::sms_code(mobile);
+        let key = keys::sms_code(mobile, purpose);
         let item =
             SmsItem { code: code.as_str().to_owned(), attempts: 0, sent_at: now, expires_at: now + ttl.max(interval) };
         self.write("reserve sms", move |tx| {
@@ -370,8 +364,8 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn release_sms(&self, mobile: &Mobile, code: &SmsCode) -> Result<(), StoreError> {
-        let (key, code) = (keys::sms_code(mobile), code.as_str().to_owned());
+    async fn release_sms(&self, mobile: &Mobile, purpose: SmsPurpose, code: &SmsCode) -> Result<(), StoreError> {
+        let (key, code) = (keys::sms_code(mobile, purpose), code.as_str().to_owned());
         self.write("release sms", move |tx| {
             if tx.get::<SmsItem>(&key)?.is_some_and(|c| c.code == code) {
                 tx.remove(&key)?;
@@ -381,8 +375,14 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn check_out_sms(&self, mobile: &Mobile, now: i64, max_attempts: u32) -> Result<Option<SmsCode>, StoreError> {
-        let key = keys::sms_code(mobile);
+    async fn check_out_sms(
+        &self,
+        mobile: &Mobile,
+        purpose: SmsPurpose,
+        now: i64,
+        max_attempts: u32,
+    ) -> Result<Option<SmsCode>, StoreError> {
+        let key = keys::sms_code(mobile, purpose);
         self.write("check out sms", move |tx| {
             let Some(mut item) = tx.get::<SmsItem>(&key)? else { return Ok(None) };
             if expired(item.expires_at, now) || item.attempts >= max_attempts {
@@ -396,10 +396,9 @@ impl Store for EmbeddedStore {
     }
 
     async fn create_user(&self, user: &NewUser, code: &SmsCode, session: &NewSession) -> Result<(), CreateUserError> {
-        let sms_key = keys::sms_code(&user.mobile);
+        let sms_key = keys::sms_code(&user.mobile, SmsPurpose::Register);
         let mobile_key = keys::mobile(&user.mobile);
         let user_key = keys::user(user.id);
-        let session_key = keys::session(&session.token_hash);
         let code = code.as_str().to_owned();
         let mobile_item = MobileItem { user_id: user.id.get(), password_hash: user.password_hash.as_str().to_owned() };
         let user_item = UserItem {
@@ -410,8 +409,8 @@ impl Store for EmbeddedStore {
             create_time: user.create_time,
             real_name: None,
             id_card: None,
+            sessions: BTreeMap::from([(session.token_hash.as_str().to_owned(), session.expires_at)]),
         };
-        let session_item = SessionItem { user_id: session.user_id.get(), expires_at: session.expires_at };
         self.write("create user", move |tx| {
             // Same order of precedence as the DynamoDB transaction's reasons.
             if tx.get::<MobileItem>(&mobile_key)?.is_some() {
@@ -426,7 +425,6 @@ impl Store for EmbeddedStore {
             tx.remove(&sms_key)?;
             tx.put(&mobile_key, &mobile_item)?;
             tx.put(&user_key, &user_item)?;
-            tx.put(&session_key, &session_item)?;
             Ok(Ok(()))
         })
         .await?
@@ -472,37 +470,134 @@ impl Store for EmbeddedStore {
         self.write("clear login failures", move |tx| tx.remove(&key)).await
     }
 
-    async fn put_session(&self, session: &NewSession) -> Result<(), StoreError> {
-        let key = keys::session(&session.token_hash);
-        let item = SessionItem { user_id: session.user_id.get(), expires_at: session.expires_at };
-        self.write("put session", move |tx| tx.put(&key, &item)).await
+    async fn add_session(
+        &self,
+        mobile: &Mobile,
+        verified: &PasswordHash,
+        session: &NewSession,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let (mobile_key, user_key) = (keys::mobile(mobile), keys::user(session.user_id));
+        let (uid, verified) = (session.user_id.get(), verified.as_str().to_owned());
+        let (hash, expires_at) = (session.token_hash.as_str().to_owned(), session.expires_at);
+        self.write("add session", move |tx| {
+            let unchanged =
+                tx.get::<MobileItem>(&mobile_key)?.is_some_and(|m| m.user_id == uid && m.password_hash == verified);
+            let Some(mut user) = tx.get::<UserItem>(&user_key)?.filter(|_| unchanged) else { return Ok(false) };
+            // Past the bound, the sessions that expire first go (expired ones before all).
+            if user.sessions.len() >= MAX_SESSIONS {
+                user.sessions =
+                    sessions_kept_for_one_more(std::mem::take(&mut user.sessions), now).into_iter().collect();
+            }
+            user.sessions.insert(hash, expires_at);
+            tx.put(&user_key, &user)?;
+            Ok(true)
+        })
+        .await
     }
 
     async fn authenticate(&self, token: &SessionToken, now: i64) -> Result<Option<Authenticated>, StoreError> {
-        let (session, user) = self
-            .read_pair::<SessionItem, UserItem>(
-                "authenticate",
-                keys::session(&token.hash()),
-                keys::user(token.user_id()),
-            )
-            .await?;
-        let valid = session.is_some_and(|s| !expired(s.expires_at, now) && s.user_id == token.user_id().get());
-        if !valid {
+        let Some(user) = self.read_one::<UserItem>("authenticate", keys::user(token.user_id())).await? else {
             return Ok(None);
-        }
-        let user = user.map(user_from_item).transpose()?;
-        Ok(Some(Authenticated { user_id: token.user_id(), user }))
+        };
+        let Some(session_expires_at) = user.session_live(token, now) else { return Ok(None) };
+        Ok(Some(Authenticated { user: user_from_item(user)?, session_expires_at }))
     }
 
     async fn end_session(&self, token: &SessionToken, now: i64) -> Result<bool, StoreError> {
-        let key = keys::session(&token.hash());
-        let uid = token.user_id().get();
-        self.write("end session", move |tx| {
-            let live = tx.get::<SessionItem>(&key)?.is_some_and(|s| s.user_id == uid && !expired(s.expires_at, now));
-            if live {
-                tx.remove(&key)?;
+        self.update_sessions("end session", token, now, move |sessions, hash| {
+            sessions.remove(hash);
+        })
+        .await
+    }
+
+    async fn end_all_sessions(&self, token: &SessionToken, now: i64) -> Result<bool, StoreError> {
+        self.update_sessions("end all sessions", token, now, |sessions, _| sessions.clear()).await
+    }
+
+    async fn change_password(
+        &self,
+        auth: &Authenticated,
+        token: &SessionToken,
+        old: &PasswordHash,
+        new: &PasswordHash,
+        now: i64,
+    ) -> Result<PasswordChange, StoreError> {
+        let (mobile_key, user_key) = (keys::mobile(&auth.user.mobile), keys::user(auth.user.id));
+        let uid = auth.user.id.get();
+        let (old, new) = (old.as_str().to_owned(), new.as_str().to_owned());
+        let token = token.clone();
+        self.write("change password", move |tx| {
+            let Some(mut credentials) =
+                tx.get::<MobileItem>(&mobile_key)?.filter(|m| m.user_id == uid && m.password_hash == old)
+            else {
+                return Ok(PasswordChange::Stale);
+            };
+            let Some(mut user) = tx.get::<UserItem>(&user_key)? else { return Ok(PasswordChange::SessionEnded) };
+            let Some(expires_at) = user.session_live(&token, now) else { return Ok(PasswordChange::SessionEnded) };
+            credentials.password_hash = new;
+            user.sessions = BTreeMap::from([(token.hash().as_str().to_owned(), expires_at)]);
+            tx.put(&mobile_key, &credentials)?;
+            tx.put(&user_key, &user)?;
+            Ok(PasswordChange::Changed)
+        })
+        .await
+    }
+
+    async fn reset_password(
+        &self,
+        mobile: &Mobile,
+        user_id: UserId,
+        code: &SmsCode,
+        new: &PasswordHash,
+    ) -> Result<PasswordReset, StoreError> {
+        let sms_key = keys::sms_code(mobile, SmsPurpose::Reset);
+        let (mobile_key, user_key) = (keys::mobile(mobile), keys::user(user_id));
+        let (uid, code, new) = (user_id.get(), code.as_str().to_owned(), new.as_str().to_owned());
+        self.write("reset password", move |tx| {
+            if tx.get::<SmsItem>(&sms_key)?.is_none_or(|s| s.code != code) {
+                return Ok(PasswordReset::CodeGone);
             }
-            Ok(live)
+            let Some(mut credentials) = tx.get::<MobileItem>(&mobile_key)?.filter(|m| m.user_id == uid) else {
+                return Ok(PasswordReset::NoAccount);
+            };
+            let Some(mut user) = tx.get::<UserItem>(&user_key)? else { return Ok(PasswordReset::NoAccount) };
+            credentials.password_hash = new;
+            user.sessions.clear();
+            tx.remove(&sms_key)?;
+            tx.put(&mobile_key, &credentials)?;
+            tx.put(&user_key, &user)?;
+            Ok(PasswordReset::Reset)
+        })
+        .await
+    }
+
+    async fn delete_user(
+        &self,
+        auth: &Authenticated,
+        token: &SessionToken,
+        now: i64,
+    ) -> Result<AccountDeletion, StoreError> {
+        let read = auth.user.clone();
+        let token = token.clone();
+        self.write("delete user", move |tx| {
+            let (user_key, mobile_key) = (keys::user(read.id), keys::mobile(&read.mobile));
+            let uid = read.id.get();
+            let unchanged = tx.get::<UserItem>(&user_key)?.is_some_and(|u| {
+                u.session_live(&token, now).is_some() && u.name == read.name && u.avatar_url == read.avatar_url
+            });
+            if !unchanged || tx.get::<MobileItem>(&mobile_key)?.is_none_or(|m| m.user_id != uid) {
+                return Ok(AccountDeletion::Changed);
+            }
+            tx.remove(&user_key)?;
+            tx.remove(&mobile_key)?;
+            if let Some(name) = UserName::parse(&read.name).filter(|n| !n.is_mobile_shaped()) {
+                let guard = keys::name(&name);
+                if tx.get::<NameItem>(&guard)?.is_some_and(|n| n.user_id == uid) {
+                    tx.remove(&guard)?;
+                }
+            }
+            Ok(AccountDeletion::Deleted)
         })
         .await
     }
@@ -558,6 +653,29 @@ impl Store for EmbeddedStore {
             };
             user.real_name = Some(name);
             user.id_card = Some(id);
+            tx.put(&key, &user)?;
+            Ok(true)
+        })
+        .await
+    }
+}
+
+impl EmbeddedStore {
+    /// Changes the token's user's session index if the token's own session is live.
+    async fn update_sessions(
+        &self,
+        op: &'static str,
+        token: &SessionToken,
+        now: i64,
+        change: impl FnOnce(&mut BTreeMap<String, i64>, &str) + Send + 'static,
+    ) -> Result<bool, StoreError> {
+        let key = keys::user(token.user_id());
+        let token = token.clone();
+        self.write(op, move |tx| {
+            let Some(mut user) = tx.get::<UserItem>(&key)?.filter(|u| u.session_live(&token, now).is_some()) else {
+                return Ok(false);
+            };
+            change(&mut user.sessions, token.hash().as_str());
             tx.put(&key, &user)?;
             Ok(true)
         })

@@ -64,7 +64,7 @@ async fn start(name: &str, limits: impl FnOnce(&mut Limits)) -> Running {
         clock.clone(),
     )
     .with_limiter(Counters::store_only(store));
-    let state = Arc::new(State { app, avatar_dir: None, static_dir: None });
+    let state = Arc::new(State { app, avatars: None, static_dir: None });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr: SocketAddr = listener.local_addr().expect("addr");
     let (stop, stopped) = oneshot::channel::<()>();

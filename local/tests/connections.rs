@@ -52,7 +52,7 @@ async fn start(name: &str, config: ServerConfig) -> Running {
         AvatarDir::new(dir.join("avatars")),
     )
     .with_limiter(Counters::store_only(store));
-    let state = Arc::new(State { app, avatar_dir: None, static_dir: None });
+    let state = Arc::new(State { app, avatars: None, static_dir: None });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (stop, stopped) = oneshot::channel::<()>();

@@ -1,6 +1,7 @@
-//! The embedded store forgets what has expired: captchas, SMS codes, sessions and login-failure
-//! counts expired by the app's clock are deleted by a purge pass (DynamoDB's TTL does this in
-//! AWS), while live items and accounts stay.
+//! The embedded store forgets what has expired: captchas, SMS codes (registration and reset) and
+//! login-failure counts expired by the app's clock are deleted by a purge pass (DynamoDB's TTL
+//! does this in AWS), while live items and accounts stay. Sessions live in their user's item;
+//! expired ones leave it when its index fills (`add_session`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,9 +9,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use ihome::clock::Clock;
-use ihome::domain::{ImageCodeId, ImageCodeText, Mobile, PasswordHash, SessionToken, SmsCode, UserId};
+use ihome::domain::{ImageCodeId, ImageCodeText, Mobile, PasswordHash, SessionToken, SmsCode, SmsPurpose, UserId};
 use ihome::store::keys::{
-    IMAGE_CODE_PREFIX, LOGIN_FAILURES_PREFIX, MOBILE_PREFIX, SESSION_PREFIX, SMS_CODE_PREFIX, USER_PREFIX,
+    IMAGE_CODE_PREFIX, LOGIN_FAILURES_PREFIX, MOBILE_PREFIX, SMS_CODE_PREFIX, SMS_RESET_PREFIX, USER_PREFIX,
 };
 use ihome::store::{NewSession, NewUser, Store};
 use ihome_local::EmbeddedStore;
@@ -53,7 +54,7 @@ fn mobile(n: u32) -> Mobile {
     Mobile::parse(&format!("1381234{n:04}")).expect("mobile")
 }
 
-/// Items of every expiring kind, 14 expired by `T0 + 700` (one exactly then) and 5 still live,
+/// Items of every expiring kind, 12 expired by `T0 + 700` (one exactly then) and 3 still live,
 /// plus one account (mobile, user and its session).
 async fn fill(store: &EmbeddedStore) {
     for i in 0..5 {
@@ -65,20 +66,20 @@ async fn fill(store: &EmbeddedStore) {
     }
     // SMS codes sent at T0 expire at T0 + 300; one sent at T0 + 600 lives until T0 + 900.
     for i in 0..3 {
-        assert!(store.reserve_sms(&mobile(i), &SmsCode::generate(), T0, 300, 60).await.unwrap());
+        assert!(store.reserve_sms(&mobile(i), SmsPurpose::Register, &SmsCode::generate(), T0, 300, 60).await.unwrap());
     }
-    assert!(store.reserve_sms(&mobile(10), &SmsCode::generate(), T0 + 600, 300, 60).await.unwrap());
-    for i in 0..3 {
-        store.put_session(&session(1000 + i, T0 + 300)).await.unwrap();
-    }
-    store.put_session(&session(2000, T0 + 86_400)).await.unwrap();
+    assert!(
+        store.reserve_sms(&mobile(10), SmsPurpose::Register, &SmsCode::generate(), T0 + 600, 300, 60).await.unwrap()
+    );
+    // A password reset code, kept apart from registration codes.
+    assert!(store.reserve_sms(&mobile(40), SmsPurpose::Reset, &SmsCode::generate(), T0, 300, 60).await.unwrap());
     // Login failures counted from T0 in a 600 s window expire at T0 + 600.
     for i in 0..2 {
         assert!(store.reserve_login_attempt(&mobile(20 + i), None, T0, 600, 5).await.unwrap());
     }
     // An account: its mobile and user items never expire; its session lives a day.
     let code = SmsCode::generate();
-    assert!(store.reserve_sms(&mobile(30), &code, T0, 300, 60).await.unwrap());
+    assert!(store.reserve_sms(&mobile(30), SmsPurpose::Register, &code, T0, 300, 60).await.unwrap());
     let user = NewUser {
         id: UserId::new(3000).unwrap(),
         mobile: mobile(30),
@@ -90,7 +91,7 @@ async fn fill(store: &EmbeddedStore) {
 
 /// Items per kind, in the order of `KINDS`.
 const KINDS: [&str; 6] =
-    [IMAGE_CODE_PREFIX, SMS_CODE_PREFIX, SESSION_PREFIX, LOGIN_FAILURES_PREFIX, MOBILE_PREFIX, USER_PREFIX];
+    [IMAGE_CODE_PREFIX, SMS_CODE_PREFIX, SMS_RESET_PREFIX, LOGIN_FAILURES_PREFIX, MOBILE_PREFIX, USER_PREFIX];
 
 async fn counts(store: &EmbeddedStore) -> Vec<usize> {
     let mut out = Vec::new();
@@ -106,27 +107,27 @@ async fn a_pass_deletes_what_expired_and_keeps_the_rest() {
     let store = EmbeddedStore::open(&dir.join("ihome.redb")).unwrap();
     let clock = ManualClock(AtomicI64::new(T0));
     fill(&store).await;
-    assert_eq!(counts(&store).await, [8, 4, 5, 2, 1, 1]);
+    assert_eq!(counts(&store).await, [8, 4, 1, 2, 1, 1]);
 
     // Nothing has expired yet.
     assert_eq!(purge::pass(&store, &clock, 2).await.unwrap(), 0);
-    assert_eq!(counts(&store).await, [8, 4, 5, 2, 1, 1]);
+    assert_eq!(counts(&store).await, [8, 4, 1, 2, 1, 1]);
 
-    // Batches of 2: the 14 expired items take several write transactions.
+    // Batches of 2: the 12 expired items take several write transactions.
     clock.set(T0 + 700);
-    assert_eq!(purge::pass(&store, &clock, 2).await.unwrap(), 14);
-    assert_eq!(counts(&store).await, [2, 1, 2, 0, 1, 1]);
+    assert_eq!(purge::pass(&store, &clock, 2).await.unwrap(), 12);
+    assert_eq!(counts(&store).await, [2, 1, 0, 0, 1, 1]);
     assert_eq!(purge::pass(&store, &clock, 2).await.unwrap(), 0);
 
     // What is left is what reads still see.
     let now = clock.now();
     assert!(store.take_image_code(&captcha("new-0"), now).await.unwrap().is_some());
-    assert!(store.check_out_sms(&mobile(10), now, 5).await.unwrap().is_some());
+    assert!(store.check_out_sms(&mobile(10), SmsPurpose::Register, now, 5).await.unwrap().is_some());
     assert!(store.mobile_registered(&mobile(30)).await.unwrap());
 
     // Past every expiry, only the account's own items remain.
     clock.set(T0 + 86_400);
-    assert_eq!(purge::pass(&store, &clock, 100).await.unwrap(), 4);
+    assert_eq!(purge::pass(&store, &clock, 100).await.unwrap(), 2);
     assert_eq!(counts(&store).await, [0, 0, 0, 0, 1, 1]);
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
@@ -144,7 +145,7 @@ async fn the_background_task_purges_on_its_interval() {
     // The task runs on its own; the test only moves the clock and watches the counts.
     clock.set(T0 + 700);
     let started = Instant::now();
-    while counts(&store).await != [2, 1, 2, 0, 1, 1] {
+    while counts(&store).await != [2, 1, 0, 0, 1, 1] {
         assert!(started.elapsed() < Duration::from_secs(10), "not purged: {:?}", counts(&store).await);
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

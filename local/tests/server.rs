@@ -285,31 +285,8 @@ async fn aws_endpoint_settings_switch_to_dynamodb_sns_and_s3() {
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let c = client();
     let mobile = "13612345678";
-    assert_eq!(c.get(server.url("/api/v1.0/imagecode/aws-1")).send().await.unwrap().status(), 200);
-    let item = dynamo
-        .get_item()
-        .table_name(&table)
-        .key(keys::PK, aws_sdk_dynamodb::types::AttributeValue::S(format!("{}aws-1", keys::IMAGE_CODE_PREFIX)))
-        .send()
-        .await
-        .expect("the captcha is in moto's DynamoDB")
-        .item
-        .expect("item");
-    let text = item["code"].as_s().unwrap().clone();
-    let r = json(c.get(server.url(&format!("/api/v1.0/smscode/{mobile}?text={text}&id=aws-1"))).send().await.unwrap())
-        .await;
-    assert_eq!(r["errno"], "0", "{r}");
+    let code = aws_sms_code(&c, &server, &dynamo, &table, mobile, "aws-1").await;
     assert!(!data.join("sms.jsonl").exists(), "not the local outbox");
-    let sms = dynamo
-        .get_item()
-        .table_name(&table)
-        .key(keys::PK, aws_sdk_dynamodb::types::AttributeValue::S(format!("{}{mobile}", keys::SMS_CODE_PREFIX)))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
-    let code = sms["code"].as_s().unwrap().clone();
     let data_json: Value = reqwest::get(format!("{endpoint}/moto-api/data.json")).await.unwrap().json().await.unwrap();
     let sent = data_json["sns"]["SMS"].as_array().unwrap();
     assert!(
@@ -337,6 +314,181 @@ async fn aws_endpoint_settings_switch_to_dynamodb_sns_and_s3() {
     assert_eq!(listed.key_count(), Some(1), "the avatar went to S3");
     let me = json(c.get(server.url("/api/v1.0/user")).send().await.unwrap()).await;
     assert_eq!(me["data"]["mobile"], mobile);
+    server.stop();
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+/// On a server running on moto: draws captcha `captcha_id`, reads its answer from the table, has
+/// an SMS code sent to `mobile`, and reads that code from the table.
+async fn aws_sms_code(
+    c: &reqwest::Client,
+    server: &Server,
+    dynamo: &aws_sdk_dynamodb::Client,
+    table: &str,
+    mobile: &str,
+    captcha_id: &str,
+) -> String {
+    let item = |pk: String| async move {
+        dynamo
+            .get_item()
+            .table_name(table)
+            .key(keys::PK, aws_sdk_dynamodb::types::AttributeValue::S(pk.clone()))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{pk} in moto's DynamoDB: {e}"))
+            .item
+            .unwrap_or_else(|| panic!("no item {pk}"))
+    };
+    assert_eq!(c.get(server.url(&format!("/api/v1.0/imagecode/{captcha_id}"))).send().await.unwrap().status(), 200);
+    let captcha = item(format!("{}{captcha_id}", keys::IMAGE_CODE_PREFIX)).await;
+    let text = captcha["code"].as_s().unwrap().clone();
+    let url = server.url(&format!("/api/v1.0/smscode/{mobile}?text={text}&id={captcha_id}"));
+    let r = json(c.get(url).send().await.unwrap()).await;
+    assert_eq!(r["errno"], "0", "{r}");
+    let sms = item(format!("{}{mobile}", keys::SMS_CODE_PREFIX)).await;
+    sms["code"].as_s().unwrap().clone()
+}
+
+/// The status of a request sent as written, by a client that does not resolve `..` or `%2e` in
+/// paths first (reqwest, like browsers, does).
+fn raw_status(port: u16, target: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    conn.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    write!(conn, "GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").expect("send");
+    let mut answer = Vec::new();
+    let _ = conn.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    answer.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or_else(|| panic!("no status: {answer:?}"))
+}
+
+async fn put_object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, content_type: &str, body: &[u8]) {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type(content_type)
+        .body(body.to_vec().into())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put {key}: {e}"));
+}
+
+/// `--aws` with a private bucket, as in the stack: the avatar URLs point at the local server,
+/// which reads the objects from the bucket and serves them as the stack's CloudFront does (stored
+/// type, long cache, nosniff); a missing key is a 404, and nothing but avatar keys can be reached.
+#[tokio::test]
+async fn aws_mode_serves_avatars_from_the_private_bucket() {
+    let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") else {
+        panic!("AWS_ENDPOINT_URL is not set: run the tests through scripts/test.sh, which starts moto");
+    };
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let (s3, dynamo) = (aws_sdk_s3::Client::new(&sdk), aws_sdk_dynamodb::Client::new(&sdk));
+    let name = format!("local-avatars-{}-{}", std::process::id(), rand_suffix());
+    let (table, bucket) = (name.clone(), name);
+    s3.create_bucket().bucket(&bucket).send().await.expect("create the bucket");
+    let private = aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+        .block_public_acls(true)
+        .block_public_policy(true)
+        .ignore_public_acls(true)
+        .restrict_public_buckets(true)
+        .build();
+    s3.put_public_access_block()
+        .bucket(&bucket)
+        .public_access_block_configuration(private)
+        .send()
+        .await
+        .expect("block public access");
+    // Objects the server must never hand out: outside the avatars' prefix, or not an avatar key.
+    put_object(&s3, &bucket, "secret.txt", "text/plain", b"not for browsers").await;
+    put_object(&s3, &bucket, "avatars/notes.html", "text/html", b"<script>alert(1)</script>").await;
+    // An avatar key whose object says it is a page (no upload writes one): served as its key's
+    // image type all the same, with the avatars' long cache it has none of.
+    let odd_key = "avatars/0123456789abcdef0123456789abcdef.webp";
+    put_object(&s3, &bucket, odd_key, "text/html", b"<html>not an image</html>").await;
+
+    let data = temp_dir("aws-avatars");
+    let port = free_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ihome-local"));
+    cmd.args(["--port", &port.to_string(), "--data"])
+        .arg(&data)
+        .env("IHOME_TABLE", &table)
+        .env("IHOME_AVATAR_BUCKET", &bucket)
+        .env_remove("IHOME_AVATAR_BASE_URL")
+        .env("IHOME_BCRYPT_COST", "4");
+    let server = Server::spawn(cmd, port);
+    let banner = server.wait_for("avatars:", Duration::from_secs(5));
+    assert!(banner.contains(&format!("S3 bucket \"{bucket}\", served at {}", server.url("/avatars/"))), "{banner}");
+
+    let c = client();
+    let mobile = "13712345678";
+    let code = aws_sms_code(&c, &server, &dynamo, &table, mobile, "avatar-1").await;
+    let reg = c
+        .post(server.url("/api/v1.0/users"))
+        .json(&json!({"mobile": mobile, "sms_code": code, "password": "aws-avatar-pass"}))
+        .send()
+        .await
+        .unwrap();
+    let reg = json(reg).await;
+    assert_eq!(reg["errno"], "0", "{reg}");
+    let png = sample_png();
+    let (ct, body) = multipart(&png);
+    let up =
+        json(c.post(server.url("/api/v1.0/user/avatar")).header("content-type", ct).body(body).send().await.unwrap())
+            .await;
+    assert_eq!(up["errno"], "0", "{up}");
+    let avatar_url = up["data"]["avatar_url"].as_str().unwrap().to_owned();
+    assert!(avatar_url.starts_with(&server.url("/avatars/")) && !avatar_url.contains(&endpoint), "{avatar_url}");
+    let me = json(c.get(server.url("/api/v1.0/user")).send().await.unwrap()).await;
+    assert_eq!(me["data"]["avatar_url"], avatar_url.as_str());
+
+    // The object is in the bucket, and the server hands out exactly it, as CloudFront would.
+    let key = avatar_url.strip_prefix(&server.url("/")).unwrap();
+    let stored = s3.get_object().bucket(&bucket).key(key).send().await.expect("the avatar is in the bucket");
+    assert_eq!(stored.content_type(), Some("image/png"));
+    assert_eq!(stored.body.collect().await.unwrap().into_bytes().as_ref(), png.as_slice());
+    let served = client().get(&avatar_url).send().await.unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.headers()["content-type"], "image/png");
+    assert_eq!(served.headers()["cache-control"], ihome::avatars::CACHE_CONTROL);
+    assert_eq!(served.headers()["x-content-type-options"], "nosniff");
+    assert!(served.headers().contains_key("etag") && served.headers().contains_key("last-modified"));
+    assert_eq!(served.bytes().await.unwrap().as_ref(), png.as_slice());
+    let head = client().head(&avatar_url).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["content-type"], "image/png");
+    assert_eq!(head.headers()["content-length"], png.len().to_string().as_str());
+    assert!(head.bytes().await.unwrap().is_empty());
+
+    let odd = client().get(server.url(&format!("/{odd_key}"))).send().await.unwrap();
+    assert_eq!(odd.status(), 200);
+    assert_eq!(odd.headers()["content-type"], "image/webp");
+    assert_eq!(odd.headers()["cache-control"], ihome::avatars::CACHE_CONTROL);
+    assert_eq!(odd.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(odd.bytes().await.unwrap().as_ref(), b"<html>not an image</html>");
+
+    // A missing key, names of another shape (the object exists), the listing, other paths.
+    let missing = "/avatars/ffffffffffffffffffffffffffffffff.png";
+    let upper = format!("/{}", key.replace(".png", ".PNG"));
+    for path in [missing, upper.as_str(), "/avatars/notes.html", "/avatars/", "/avatars", "/secret.txt"] {
+        let resp = client().get(server.url(path)).send().await.unwrap();
+        assert_eq!(resp.status(), 404, "{path}");
+    }
+    // Ways out of the prefix, sent as written.
+    for target in [
+        "/avatars/../secret.txt",
+        "/avatars/%2e%2e/secret.txt",
+        "/avatars/%2e%2e%2fsecret.txt",
+        "/avatars/..%2Fsecret.txt",
+        "/avatars/%2Fsecret.txt",
+        "/avatars//secret.txt",
+        "/avatars/notes.html%00.png",
+        "/avatars/0123456789abcdef0123456789abcdef.webp/../../secret.txt",
+    ] {
+        assert_eq!(raw_status(port, target), 404, "{target}");
+    }
+    // Not a page's way in either: only GET and HEAD are served outside the API.
+    let post = client().post(&avatar_url).body("x").send().await.unwrap();
+    assert_eq!(post.status(), 405);
     server.stop();
     let _ = std::fs::remove_dir_all(&data);
 }
@@ -403,4 +555,96 @@ async fn serves_the_openapi_contract() {
     let file = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi.yaml")).unwrap();
     assert_eq!(body.as_ref(), file.as_slice());
     server.stop();
+}
+
+/// On the embedded server: draws captcha `captcha_id`, reads its answer from the captcha echo,
+/// asks for an SMS code (`purpose` is `register` or `reset`) and returns the answer envelope with
+/// the code last sent to `mobile`, if any.
+async fn local_sms_code(
+    c: &reqwest::Client,
+    server: &Server,
+    data: &Path,
+    mobile: &str,
+    captcha_id: &str,
+    purpose: &str,
+) -> (Value, Option<String>) {
+    assert_eq!(c.get(server.url(&format!("/api/v1.0/imagecode/{captcha_id}"))).send().await.unwrap().status(), 200);
+    let text = last_line(&data.join("captcha.jsonl"), "id", captcha_id)["text"].as_str().unwrap().to_owned();
+    let url = server.url(&format!("/api/v1.0/smscode/{mobile}?text={text}&id={captcha_id}&purpose={purpose}"));
+    let r = json(c.get(url).send().await.unwrap()).await;
+    let outbox = std::fs::read_to_string(data.join("sms.jsonl")).unwrap_or_default();
+    let code = outbox
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["phone_number"] == format!("+86{mobile}").as_str())
+        .and_then(|v| Some(v["message"].as_str()?.chars().filter(char::is_ascii_digit).take(6).collect()));
+    (r, code)
+}
+
+/// The account routes on the embedded store, over HTTP: a new password, a reset by SMS (the
+/// reset code is sent only to an account's mobile, answered alike for any), logging out
+/// everywhere, and deletion, after which the mobile registers again.
+#[tokio::test]
+async fn the_account_routes_work_on_the_embedded_store() {
+    let data = temp_dir("account");
+    let server = Server::start(free_port(), &data, &[]);
+    let (c, phone) = (client(), client());
+    let mobile = "13712345678";
+    let send = |c: &reqwest::Client, method: reqwest::Method, path: &str, body: Value| {
+        c.request(method, server.url(path)).json(&body).send()
+    };
+    let (r, code) = local_sms_code(&c, &server, &data, mobile, "c1", "register").await;
+    assert_eq!(r["errno"], "0", "{r}");
+    let register = json!({"mobile": mobile, "sms_code": code.unwrap(), "password": "first-pass-1"});
+    assert_eq!(json(send(&c, reqwest::Method::POST, "/api/v1.0/users", register).await.unwrap()).await["errno"], "0");
+    assert_eq!(log_in(&phone, &server, mobile, "first-pass-1").await["errno"], "0");
+
+    // A new password: this session stays, the phone's ends.
+    let change = json!({"old_password": "first-pass-1", "new_password": "second-pass-2"});
+    let r = json(send(&c, reqwest::Method::PUT, "/api/v1.0/user/password", change).await.unwrap()).await;
+    assert_eq!((r["errno"].as_str(), r["errmsg"].as_str()), (Some("0"), Some("密码已修改")), "{r}");
+    assert_eq!(json(c.get(server.url("/api/v1.0/user")).send().await.unwrap()).await["errno"], "0");
+    assert_eq!(json(phone.get(server.url("/api/v1.0/user")).send().await.unwrap()).await["errno"], "4101");
+
+    // A reset code: sent to the account's mobile; for a mobile without one, the same answer and
+    // nothing sent.
+    let (r, code) = local_sms_code(&phone, &server, &data, mobile, "c2", "reset").await;
+    assert_eq!(r["errno"], "0", "{r}");
+    let code = code.unwrap();
+    let (r, nothing) = local_sms_code(&phone, &server, &data, "13712340000", "c3", "reset").await;
+    assert_eq!((r["errno"].as_str(), nothing), (Some("0"), None), "{r}");
+    let reset = json!({"mobile": mobile, "sms_code": code, "password": "third-pass-3"});
+    let r = json(send(&phone, reqwest::Method::POST, "/api/v1.0/password/reset", reset).await.unwrap()).await;
+    assert_eq!(r["errno"], "0", "{r}");
+    assert_eq!(
+        json(c.get(server.url("/api/v1.0/user")).send().await.unwrap()).await["errno"],
+        "4101",
+        "reset ends all"
+    );
+
+    // Logging out everywhere.
+    assert_eq!(log_in(&c, &server, mobile, "third-pass-3").await["errno"], "0");
+    assert_eq!(log_in(&phone, &server, mobile, "third-pass-3").await["errno"], "0");
+    let r = json(phone.delete(server.url("/api/v1.0/user/sessions")).send().await.unwrap()).await;
+    assert_eq!(r["errno"], "0", "{r}");
+    assert_eq!(json(c.get(server.url("/api/v1.0/user")).send().await.unwrap()).await["errno"], "4101");
+
+    // Deletion: the account goes and the mobile registers again.
+    assert_eq!(log_in(&c, &server, mobile, "third-pass-3").await["errno"], "0");
+    let r =
+        json(send(&c, reqwest::Method::DELETE, "/api/v1.0/user", json!({"password": "wrong-one-1"})).await.unwrap())
+            .await;
+    assert_eq!(r["errno"], "4106", "{r}");
+    let r =
+        json(send(&c, reqwest::Method::DELETE, "/api/v1.0/user", json!({"password": "third-pass-3"})).await.unwrap())
+            .await;
+    assert_eq!((r["errno"].as_str(), r["errmsg"].as_str()), (Some("0"), Some("账号已注销")), "{r}");
+    assert_eq!(log_in(&c, &server, mobile, "third-pass-3").await["errno"], "4004");
+    let (r, code) = local_sms_code(&c, &server, &data, mobile, "c4", "register").await;
+    assert_eq!(r["errno"], "0", "{r}");
+    let register = json!({"mobile": mobile, "sms_code": code.unwrap(), "password": "fourth-pass-4"});
+    assert_eq!(json(send(&c, reqwest::Method::POST, "/api/v1.0/users", register).await.unwrap()).await["errno"], "0");
+    server.stop();
+    let _ = std::fs::remove_dir_all(&data);
 }

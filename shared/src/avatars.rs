@@ -33,6 +33,11 @@ pub fn new_key(image: &AvatarImage) -> String {
     format!("{KEY_PREFIX}{hex}.{}", image.extension())
 }
 
+/// The object key behind an avatar URL this stack handed out (under `base_url`), if it is one.
+pub fn key_of<'a>(url: &'a str, base_url: &str) -> Option<&'a str> {
+    url.strip_prefix(base_url).filter(|k| k.starts_with(KEY_PREFIX))
+}
+
 #[derive(Debug, Clone)]
 pub struct S3Avatars {
     client: aws_sdk_s3::Client,

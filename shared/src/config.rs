@@ -59,6 +59,8 @@ pub struct Limits {
     pub captcha_per_ip: Quota,
     /// Registrations tried per client address per hour (`IHOME_LIMIT_REGISTER_PER_IP`).
     pub register_per_ip: Quota,
+    /// Password resets tried per client address per hour (`IHOME_LIMIT_RESET_PER_IP`).
+    pub reset_per_ip: Quota,
     /// Login attempts per mobile per hour from all addresses (`IHOME_LIMIT_LOGIN_PER_MOBILE`);
     /// each address also has `login_max_failures` per `login_failure_window`.
     pub login_per_mobile: Quota,
@@ -72,6 +74,7 @@ impl Default for Limits {
             sms_total: Quota::new(500, 3600),
             captcha_per_ip: Quota::new(60, 60),
             register_per_ip: Quota::new(20, 3600),
+            reset_per_ip: Quota::new(20, 3600),
             login_per_mobile: Quota::new(100, 3600),
         }
     }
@@ -89,6 +92,7 @@ impl Limits {
             sms_total: max("IHOME_LIMIT_SMS_TOTAL", d.sms_total)?,
             captcha_per_ip: max("IHOME_LIMIT_CAPTCHA_PER_IP", d.captcha_per_ip)?,
             register_per_ip: max("IHOME_LIMIT_REGISTER_PER_IP", d.register_per_ip)?,
+            reset_per_ip: max("IHOME_LIMIT_RESET_PER_IP", d.reset_per_ip)?,
             login_per_mobile: max("IHOME_LIMIT_LOGIN_PER_MOBILE", d.login_per_mobile)?,
         })
     }

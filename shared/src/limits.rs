@@ -38,6 +38,8 @@ pub enum Budget {
     SmsTotal,
     CaptchaPerIp,
     RegisterPerIp,
+    /// Password resets (`POST /password/reset`) per address: each right code costs a bcrypt hash.
+    ResetPerIp,
     /// Login attempts on one mobile from every address (each address has its own 5 per 10
     /// minutes in the store: `Store::reserve_login_attempt`).
     LoginPerMobile,
@@ -52,6 +54,7 @@ impl Budget {
             Budget::SmsTotal => "sms-total",
             Budget::CaptchaPerIp => "captcha-ip",
             Budget::RegisterPerIp => "register-ip",
+            Budget::ResetPerIp => "reset-ip",
             Budget::LoginPerMobile => "login-mobile",
         }
     }
@@ -69,6 +72,7 @@ impl Budget {
             Budget::SmsTotal => limits.sms_total,
             Budget::CaptchaPerIp => limits.captcha_per_ip,
             Budget::RegisterPerIp => limits.register_per_ip,
+            Budget::ResetPerIp => limits.reset_per_ip,
             Budget::LoginPerMobile => limits.login_per_mobile,
         }
     }
@@ -77,7 +81,7 @@ impl Budget {
     /// when the whole stack's SMS budget (a circuit breaker) is spent.
     pub fn refusal(self) -> ApiError {
         match self {
-            Budget::SmsPerIp | Budget::CaptchaPerIp | Budget::RegisterPerIp => {
+            Budget::SmsPerIp | Budget::CaptchaPerIp | Budget::RegisterPerIp | Budget::ResetPerIp => {
                 ApiError::new(Errno::IpErr, "请求过于频繁，请稍后重试")
             }
             Budget::SmsPerMobile => ApiError::req("该手机号今日获取验证码次数过多，请明天再试"),

@@ -22,6 +22,11 @@ pub fn code_message(code: &SmsCode, valid_minutes: i64) -> String {
     format!("【iHome】您的验证码是{}，{}分钟内有效，请勿告诉他人。", code.as_str(), valid_minutes)
 }
 
+/// The text of a password reset code's SMS.
+pub fn reset_message(code: &SmsCode, valid_minutes: i64) -> String {
+    format!("【iHome】您正在重置密码，验证码是{}，{}分钟内有效。如非本人操作，请忽略。", code.as_str(), valid_minutes)
+}
+
 #[derive(Debug, Clone)]
 pub struct SnsSender {
     client: aws_sdk_sns::Client,

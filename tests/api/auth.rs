@@ -52,11 +52,11 @@ async fn a_failed_save_is_dberr() {
 }
 
 #[tokio::test]
-async fn user_gone_is_nodata() {
+async fn user_gone_is_sessionerr() {
     let t = TestApp::spawn().await;
     let (mut c, _, _) = t.registered_user().await;
     t.delete_user(&c).await;
-    c.get(AUTH).await.assert("4002", "无效操作");
+    c.get(AUTH).await.assert("4101", "用户未登录");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

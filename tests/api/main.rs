@@ -52,6 +52,7 @@ macro_rules! contract {
     };
 }
 
+mod account;
 mod auth;
 mod avatar;
 mod bad_input;

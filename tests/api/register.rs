@@ -1,4 +1,4 @@
-use ihome::domain::{Mobile, SmsCode};
+use ihome::domain::{Mobile, SmsCode, SmsPurpose};
 use ihome::store::Store;
 use ihome_tests::{T0, TestApp, unique_mobile};
 use serde_json::json;
@@ -138,7 +138,7 @@ async fn taken_mobile_is_dataexist() {
     // The SMS route refuses registered mobiles, so put a live code in place directly.
     let m = Mobile::parse(&mobile).unwrap();
     let code = SmsCode::parse("246810").unwrap();
-    assert!(t.store().reserve_sms(&m, &code, T0 + 120, 300, 60).await.unwrap());
+    assert!(t.store().reserve_sms(&m, SmsPurpose::Register, &code, T0 + 120, 300, 60).await.unwrap());
     t.clock.advance(120);
     let mut c = t.client();
     c.post_json(USERS, &json!({"mobile": mobile, "sms_code": "246810", "password": "password123"}))

@@ -49,11 +49,12 @@ async fn sessions_expire_after_24_hours_though_still_stored() {
 }
 
 #[tokio::test]
-async fn user_gone_is_nodata_for_profile_and_sessionerr_for_status() {
+async fn user_gone_is_sessionerr_everywhere() {
+    // Sessions live in the user's item: when it goes, so do they.
     let t = TestApp::spawn().await;
     let (mut c, _, _) = t.registered_user().await;
     t.delete_user(&c).await;
-    c.get(USER).await.assert("4002", "无效操作");
+    c.get(USER).await.assert("4101", "用户未登录");
     c.get(SESSION).await.assert("4101", "用户未登录");
 }
 

@@ -1,4 +1,4 @@
-use ihome::domain::{Mobile, SmsCode};
+use ihome::domain::{Mobile, SmsCode, SmsPurpose};
 use ihome::store::Store;
 use ihome_tests::{T0, TestApp, sent_sms, unique, unique_mobile, unreachable_sdk_config};
 
@@ -95,7 +95,11 @@ async fn send_failure_is_thirderr_and_does_not_block_a_retry() {
     let text = c.captcha_text("s2").await;
     c.get_query(&path(&mobile), &[("text", &text), ("id", "s2")]).await.assert("4301", "发送失败");
     let m = Mobile::parse(&mobile).unwrap();
-    assert_eq!(broken.store().check_out_sms(&m, T0, 5).await.unwrap(), None, "no unsent code left behind");
+    assert_eq!(
+        broken.store().check_out_sms(&m, SmsPurpose::Register, T0, 5).await.unwrap(),
+        None,
+        "no unsent code left behind"
+    );
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine;
-use ihome::domain::{ImageCodeId, ImageCodeText, Mobile, Password, SessionToken, SmsCode, UserId};
+use ihome::domain::{ImageCodeId, ImageCodeText, Mobile, Password, SessionToken, SmsCode, SmsPurpose, UserId};
 use ihome::store::{DynamoStore, NewSession, NewUser, Store};
 use ihome_tests::runtime_api::{FunctionProcess, Outcome};
 use serde_json::Value;
@@ -149,12 +149,17 @@ fn must<T, E: std::fmt::Debug>(r: Result<T, E>, what: &str) -> T {
     r.unwrap_or_else(|e| panic!("seeding {what}: {e:?}"))
 }
 
+/// The mobile of the demo user behind an event's session token.
+fn demo_mobile(id: UserId) -> Mobile {
+    Mobile::parse(&format!("136{:08}", id.get() % 100_000_000)).unwrap_or_else(|| panic!("demo mobile of {id:?}"))
+}
+
 /// An account, created as register creates one (consuming an SMS code) with a first session.
 async fn seed_user(store: &DynamoStore, id: UserId, mobile: &str, password: &str, session: &SessionToken) {
     let mobile = Mobile::parse(mobile).unwrap_or_else(|| panic!("seed mobile {mobile}"));
     let code = SmsCode::generate();
     let t = now();
-    must(store.reserve_sms(&mobile, &code, t, 300, 60).await, "an SMS code");
+    must(store.reserve_sms(&mobile, SmsPurpose::Register, &code, t, 300, 60).await, "an SMS code");
     let hash = must(Password::parse(password), "a password").hash(4);
     let user = NewUser { id, mobile, password_hash: must(hash, "a hash"), create_time: t };
     must(store.create_user(&user, &code, &NewSession::for_token(session, t + 3600)).await, "a user");
@@ -164,10 +169,15 @@ async fn seed_user(store: &DynamoStore, id: UserId, mobile: &str, password: &str
 async fn seed_for(store: &DynamoStore, e: &EventFile, all: &[EventFile]) {
     let ev = &e.json;
     let t = now();
-    // A logged-in request: its session is live (again, after a logout event).
+    // A logged-in request: its session is live (again, after a logout event), in the index of
+    // its demo user, as a login with the user's password would add it.
     for token in tokens(ev) {
         if let Some(tok) = SessionToken::parse(&token) {
-            must(store.put_session(&NewSession::for_token(&tok, t + 3600)).await, "a session");
+            let mobile = demo_mobile(tok.user_id());
+            if let Some(c) = must(store.credentials(&mobile).await, "the demo user's credentials") {
+                let session = NewSession::for_token(&tok, t + 3600);
+                assert!(must(store.add_session(&mobile, &c.password_hash, &session, t).await, "a session"));
+            }
         }
     }
     match e.function.as_str() {
@@ -187,7 +197,20 @@ async fn seed_for(store: &DynamoStore, e: &EventFile, all: &[EventFile]) {
             if let (Some(m), Some(c)) = (b["mobile"].as_str(), b["sms_code"].as_str())
                 && let (Some(m), Some(c)) = (Mobile::parse(m), SmsCode::parse(c))
             {
-                must(store.reserve_sms(&m, &c, t, 300, 60).await, "an SMS code");
+                must(store.reserve_sms(&m, SmsPurpose::Register, &c, t, 300, 60).await, "an SMS code");
+            }
+        }
+        // The reset code the reset quotes, for an account of that mobile.
+        "reset-password" => {
+            let b = body_json(ev);
+            if let (Some(m), Some(c)) = (b["mobile"].as_str(), b["sms_code"].as_str())
+                && let (Some(mobile), Some(c)) = (Mobile::parse(m), SmsCode::parse(c))
+            {
+                if !must(store.mobile_registered(&mobile).await, "a lookup") {
+                    seed_user(store, UserId::random(), m, "demo-password-1", &SessionToken::generate(UserId::random()))
+                        .await;
+                }
+                must(store.reserve_sms(&mobile, SmsPurpose::Reset, &c, t, 300, 60).await, "a reset code");
             }
         }
         // The account the login names, with the password of the success event (login.json).
@@ -316,7 +339,8 @@ async fn check(ctx: &Ctx, e: &EventFile, resp: &Value) -> Result<String, String>
                     return Err(format!("data has no user_id: {data}"));
                 }
             }
-            "logout" => check_cookie(resp, "0")?,
+            // Each of these ends the caller's session: the cookie goes.
+            "logout" | "logout-all" | "reset-password" | "delete-user" => check_cookie(resp, "0")?,
             "get-user" | "get-session" | "get-auth" if !demo(data) => {
                 return Err(format!("data is not the session's user: {data}"));
             }
@@ -369,7 +393,7 @@ fn secrets(ev: &Value) -> Vec<String> {
     let mut out: Vec<String> =
         tokens(ev).into_iter().filter_map(|t| t.split_once('.').map(|(_, s)| s.to_owned())).collect();
     let b = body_json(ev);
-    for k in ["password", "password2", "sms_code", "id_card", "mobile"] {
+    for k in ["password", "password2", "old_password", "new_password", "sms_code", "id_card", "mobile"] {
         if let Some(v) = b[k].as_str() {
             out.push(v.to_owned());
         }
@@ -405,10 +429,11 @@ async fn every_event_replays_through_the_sam_build_binaries_under_a_lambda_runti
     for e in &events {
         for t in tokens(&e.json) {
             let Some(tok) = SessionToken::parse(&t) else { continue };
-            if seeded.insert(t.clone()) {
-                let id = tok.user_id().get();
-                let mobile = format!("136{:08}", id % 100_000_000);
-                seed_user(&store, tok.user_id(), &mobile, "demo-password-1", &tok).await;
+            // One demo user per user id; its other tokens' sessions are added before their events.
+            let id = tok.user_id().get();
+            if seeded.insert(id) {
+                let mobile = demo_mobile(tok.user_id());
+                seed_user(&store, tok.user_id(), mobile.as_str(), "demo-password-1", &tok).await;
                 demo_users.insert(id);
             }
         }

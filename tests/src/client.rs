@@ -79,6 +79,10 @@ impl Client {
         self.send(Request { method: "DELETE", path, query: &[], headers: &[], body: None }).await
     }
 
+    pub async fn delete_json(&mut self, path: &str, body: &Value) -> Response {
+        self.send_json("DELETE", path, body).await
+    }
+
     pub async fn put_json(&mut self, path: &str, body: &Value) -> Response {
         self.send_json("PUT", path, body).await
     }
@@ -223,6 +227,14 @@ impl Client {
             .await
             .expect("read sms code");
         out.item.and_then(|i| i.get("code").and_then(|c| c.as_s().ok().cloned())).expect("sms code stored")
+    }
+
+    /// Captcha → a password reset code requested for `mobile` (`purpose=reset`): the answer.
+    pub async fn request_reset(&mut self, mobile: &str) -> Response {
+        let id = unique("img");
+        let text = self.captcha_text(&id).await;
+        let query = [("text", text.as_str()), ("id", id.as_str()), ("purpose", "reset")];
+        self.get_query(&format!("/api/v1.0/smscode/{mobile}"), &query).await
     }
 
     /// Fetches a captcha image and returns its answer (read from the store, as a person reads it).

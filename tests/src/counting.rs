@@ -45,9 +45,22 @@ impl CallCounter {
     }
 }
 
-/// The IAM action a DynamoDB operation needs; transactions need only their items' actions.
-pub fn iam_action(op: &str) -> Option<String> {
-    (op != "TransactWriteItems" && op != "TransactGetItems").then(|| format!("dynamodb:{op}"))
+/// The IAM actions a DynamoDB request needs: its operation's, or for a write transaction its
+/// items' (a `ConditionCheck` needs `dynamodb:ConditionCheckItem`), read from the request body.
+pub fn iam_actions(op: &str, body: Option<&[u8]>) -> Vec<String> {
+    if op != "TransactWriteItems" {
+        return vec![format!("dynamodb:{op}")];
+    }
+    let body: serde_json::Value = body.and_then(|b| serde_json::from_slice(b).ok()).unwrap_or_default();
+    let items = body["TransactItems"].as_array().cloned().unwrap_or_default();
+    items
+        .iter()
+        .filter_map(|item| item.as_object()?.keys().next().cloned())
+        .map(|kind| match kind.as_str() {
+            "ConditionCheck" => "dynamodb:ConditionCheckItem".to_owned(),
+            other => format!("dynamodb:{other}Item"),
+        })
+        .collect()
 }
 
 impl Intercept for CallCounter {
@@ -58,17 +71,19 @@ impl Intercept for CallCounter {
     // Once per attempt on the wire (retries included), just before it is sent.
     fn read_before_transmit(
         &self,
-        _ctx: &BeforeTransmitInterceptorContextRef<'_>,
+        ctx: &BeforeTransmitInterceptorContextRef<'_>,
         _rc: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let op = cfg.load::<Metadata>().map(|m| m.name().to_owned()).unwrap_or_else(|| "unknown".into());
         let route = CURRENT_ROUTE.try_with(|r| *r).ok();
         if let Ok(mut c) = self.0.lock() {
-            if let (Some(route), Some(action)) = (route, iam_action(&op))
-                && !route.iam_actions().contains(&action.as_str())
-            {
-                c.violations.push(format!("{route:?} called {action}"));
+            if let Some(route) = route {
+                for action in iam_actions(&op, ctx.request().body().bytes()) {
+                    if !route.iam_actions().contains(&action.as_str()) {
+                        c.violations.push(format!("{route:?} called {action}"));
+                    }
+                }
             }
             let fail = c.failing.contains(&op);
             c.ops.push(op);

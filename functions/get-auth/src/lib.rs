@@ -12,6 +12,6 @@ pub async fn handle<S: Store, M: Sync, A: Sync, L: Sync>(
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let auth = app.authenticate(&http::require_token(req)?).await?;
-    let user = auth.user.ok_or_else(|| ApiError::no_data("无效操作"))?;
+    let user = auth.user;
     Ok(http::ok_data(user.auth_to_dict()))
 }

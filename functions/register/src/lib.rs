@@ -1,42 +1,23 @@
 //! Route 3, POST /users: checks the SMS code, creates the account and logs the user in.
 
 use lambda_http::{Body, Request, Response};
-use serde::Deserialize;
 
 use ihome::app::App;
-use ihome::domain::{Mobile, Password, SessionToken, SmsCode, User, UserId};
+use ihome::domain::{SessionToken, SmsPurpose, User, UserId};
 use ihome::errno::Errno;
 use ihome::error::ApiError;
+use ihome::forms;
 use ihome::http;
 use ihome::limits::{self, Budget, Counter, Limiter, Subject};
 use ihome::metrics::{self, Metric};
+use ihome::password_check;
 use ihome::store::{CreateUserError, NewSession, NewUser, Store};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RegisterBody {
-    mobile: Option<String>,
-    sms_code: Option<String>,
-    password: Option<String>,
-    password2: Option<String>,
-}
 
 pub async fn handle<S: Store, M: Sync, A: Sync, L: Limiter>(
     app: &App<S, M, A, L>,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let body: RegisterBody = http::json_body(req)?;
-    let (Some(mobile), Some(sms_code), Some(password)) =
-        (http::given(body.mobile), http::given(body.sms_code), body.password.filter(|p| !p.is_empty()))
-    else {
-        return Err(ApiError::incomplete());
-    };
-    let mobile = Mobile::parse(mobile.trim()).ok_or_else(|| ApiError::param("手机号格式错误"))?;
-    if body.password2.is_some_and(|p2| p2 != password) {
-        return Err(ApiError::param("两次输入的密码不一致"));
-    }
-    let password = Password::parse(&password).map_err(|e| ApiError::param(e.message()))?;
-    let sms_code = SmsCode::parse(&sms_code).ok_or_else(|| ApiError::param("短信验证码格式错误"))?;
+    let (mobile, sms_code, password) = forms::code_and_password(req)?;
     let cfg = &app.config;
     let now = app.now();
 
@@ -46,7 +27,7 @@ pub async fn handle<S: Store, M: Sync, A: Sync, L: Limiter>(
     let budget = [Counter::new(Budget::RegisterPerIp, Subject::Ip(http::client_ip(req)), &cfg.limits)];
     let (allowed, stored) = tokio::join!(
         limits::take_or_refuse(&app.limiter, &budget, now),
-        app.store.check_out_sms(&mobile, now, cfg.sms_max_attempts)
+        app.store.check_out_sms(&mobile, SmsPurpose::Register, now, cfg.sms_max_attempts)
     );
     allowed?;
     let stored =
@@ -56,11 +37,7 @@ pub async fn handle<S: Store, M: Sync, A: Sync, L: Limiter>(
     }
     metrics::emit(Metric::SmsCodeVerified);
     // bcrypt is slow on purpose: off the executor.
-    let cost = cfg.bcrypt_cost;
-    let password_hash = tokio::task::spawn_blocking(move || password.hash(cost))
-        .await
-        .map_err(|e| ApiError::infra(Errno::ServerErr, "内部错误", &e))?
-        .map_err(|e| ApiError::infra(Errno::ServerErr, "内部错误", &e))?;
+    let password_hash = password_check::hash(password, cfg.bcrypt_cost).await?;
 
     // Ids are random; a collision (about 1 in 2^53 per existing user) just draws again.
     for _ in 0..3 {

@@ -23,7 +23,7 @@ pub async fn handle<S: Store, M: Sync, A: Sync, L: Sync>(
     // Login first, as the original's `@login_required`: an ended session is SESSIONERR whatever
     // the body, and nothing a caller sends is judged before it is known.
     let token = http::require_token(req)?;
-    let user = app.authenticate(&token).await?.user.ok_or_else(|| ApiError::no_data("无效操作"))?;
+    let user = app.authenticate(&token).await?.user;
     let body: AuthBody = http::json_body(req)?;
     let (Some(real_name), Some(id_card)) = (http::given(body.real_name), http::given(body.id_card)) else {
         return Err(ApiError::incomplete());

@@ -24,7 +24,7 @@ pub async fn handle<S: Store, M: Sync, A: Sync, L: Sync>(
     // Login first, as the original's `@login_required`: an ended session is SESSIONERR whatever
     // the body, and nothing a caller sends is judged before it is known.
     let token = http::require_token(req)?;
-    let mut user = app.authenticate(&token).await?.user.ok_or_else(|| ApiError::no_data("无效操作"))?;
+    let mut user = app.authenticate(&token).await?.user;
     let body: NameBody = http::json_body(req)?;
     let name = http::given(body.name).ok_or_else(ApiError::incomplete)?;
     let name = UserName::try_parse(&name).map_err(|e| ApiError::param(e.message()))?;
@@ -32,7 +32,7 @@ pub async fn handle<S: Store, M: Sync, A: Sync, L: Sync>(
     // Read again after a concurrent change of the same user's name, a few times at most.
     for attempt in 0..3 {
         if attempt > 0 {
-            user = app.authenticate(&token).await?.user.ok_or_else(|| ApiError::no_data("无效操作"))?;
+            user = app.authenticate(&token).await?.user;
         }
         if user.name == name.as_str() {
             return Ok(http::ok_data(json!({ "name": name.as_str() })));

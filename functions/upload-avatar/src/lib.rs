@@ -4,7 +4,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 use ihome::app::App;
-use ihome::avatars::{self, AvatarStore, KEY_PREFIX};
+use ihome::avatars::{self, AvatarStore};
 use ihome::domain::AvatarImage;
 use ihome::errno::Errno;
 use ihome::error::ApiError;
@@ -26,7 +26,7 @@ pub async fn handle<S: Store, M: Sync, A: AvatarStore, L: Sync>(
     // known (a forged token must not buy a decode: hostile testing took a server to 5 GB so).
     let (auth, bytes) =
         tokio::join!(app.authenticate(&token), http::multipart_file(req, "avatar", AvatarImage::MAX_BYTES));
-    let user_id = auth?.user_id;
+    let user_id = auth?.user.id;
     let image = decode(bytes?).await?;
 
     let key = avatars::new_key(&image);
@@ -47,7 +47,7 @@ pub async fn handle<S: Store, M: Sync, A: AvatarStore, L: Sync>(
         }
     };
     // The replaced avatar goes only now that the new URL is saved.
-    let old_key = old.strip_prefix(&app.config.avatar_base_url).filter(|k| k.starts_with(KEY_PREFIX));
+    let old_key = avatars::key_of(&old, &app.config.avatar_base_url);
     if let Some(old_key) = old_key
         && let Err(e) = app.avatars.delete(old_key).await
     {

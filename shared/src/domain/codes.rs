@@ -77,6 +77,25 @@ impl SmsCode {
     }
 }
 
+/// What an SMS code is for. Each purpose keeps its own code per mobile, so a registration code
+/// never resets a password and a reset code never registers.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum SmsPurpose {
+    Register,
+    Reset,
+}
+
+impl SmsPurpose {
+    /// The `purpose` query parameter of `GET /smscode/<mobile>`: absent means `register`.
+    pub fn parse(s: Option<&str>) -> Option<Self> {
+        match s {
+            None | Some("register") => Some(SmsPurpose::Register),
+            Some("reset") => Some(SmsPurpose::Reset),
+            Some(_) => None,
+        }
+    }
+}
+
 impl fmt::Debug for SmsCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SmsCode(***)")

@@ -7,6 +7,20 @@ use sha2::{Digest, Sha256};
 
 use super::UserId;
 
+/// Live sessions one user may hold. Sessions are indexed in their user's item (one read
+/// authenticates, one write ends them all), so the index is bounded: the login past the bound
+/// evicts the sessions that expire first (the oldest: every session lives as long).
+pub const MAX_SESSIONS: usize = 10;
+
+/// The sessions (token hash, expiry) of a full index that stay when one more is added: the live
+/// ones that expire last, `MAX_SESSIONS - 1` at most.
+pub fn sessions_kept_for_one_more<K>(sessions: impl IntoIterator<Item = (K, i64)>, now: i64) -> Vec<(K, i64)> {
+    let mut live: Vec<(K, i64)> = sessions.into_iter().filter(|(_, expires_at)| *expires_at > now).collect();
+    live.sort_by_key(|(_, expires_at)| std::cmp::Reverse(*expires_at));
+    live.truncate(MAX_SESSIONS - 1);
+    live
+}
+
 /// A session token `<user_id>.<secret>`: 256 random bits from a CSPRNG, base64url.
 ///
 /// The user id travels in the clear so one round trip can read the session and the user together;
@@ -69,6 +83,15 @@ impl fmt::Debug for SessionToken {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_index_keeps_the_live_sessions_that_expire_last() {
+        let sessions: Vec<(u32, i64)> = (0..12).map(|i| (i, 100 + i64::from(i))).collect();
+        let kept = sessions_kept_for_one_more(sessions, 101);
+        // 100 and 101 have expired; of the ten live ones, the nine that expire last stay.
+        assert_eq!(kept.iter().map(|(k, _)| *k).collect::<Vec<_>>(), [11, 10, 9, 8, 7, 6, 5, 4, 3]);
+        assert_eq!(sessions_kept_for_one_more([(1, 50)], 60), []);
+    }
 
     #[test]
     fn round_trips_and_rejects_garbage() {

@@ -25,10 +25,14 @@ pub enum Route {
     GetAuth,
     Logout,
     GetSession,
+    ChangePassword,
+    ResetPassword,
+    LogoutAll,
+    DeleteUser,
 }
 
 impl Route {
-    pub const ALL: [Route; 11] = [
+    pub const ALL: [Route; 15] = [
         Route::ImageCode,
         Route::SmsCode,
         Route::Register,
@@ -40,6 +44,10 @@ impl Route {
         Route::GetAuth,
         Route::Logout,
         Route::GetSession,
+        Route::ChangePassword,
+        Route::ResetPassword,
+        Route::LogoutAll,
+        Route::DeleteUser,
     ];
 
     /// The function's name: its crate and binary under `functions/`, its event files, its logs.
@@ -56,6 +64,10 @@ impl Route {
             Route::GetAuth => "get-auth",
             Route::Logout => "logout",
             Route::GetSession => "get-session",
+            Route::ChangePassword => "change-password",
+            Route::ResetPassword => "reset-password",
+            Route::LogoutAll => "logout-all",
+            Route::DeleteUser => "delete-user",
         }
     }
 
@@ -74,6 +86,10 @@ impl Route {
             // Some iHome pages call DELETE /sessions: accepted as an alias.
             Route::Logout => &[("DELETE", "/api/v1.0/session"), ("DELETE", "/api/v1.0/sessions")],
             Route::GetSession => &[("GET", "/api/v1.0/session")],
+            Route::ChangePassword => &[("PUT", "/api/v1.0/user/password")],
+            Route::ResetPassword => &[("POST", "/api/v1.0/password/reset")],
+            Route::LogoutAll => &[("DELETE", "/api/v1.0/user/sessions")],
+            Route::DeleteUser => &[("DELETE", "/api/v1.0/user")],
         }
     }
 
@@ -96,32 +112,55 @@ impl Route {
             Route::Register => {
                 &["dynamodb:DeleteItem", "dynamodb:DescribeEndpoints", "dynamodb:PutItem", "dynamodb:UpdateItem"]
             }
+            // A session is added on condition that the password is still the one verified
+            // (ConditionCheck); a full session index is read (GetItem) and written whole.
             Route::Login => &[
+                "dynamodb:ConditionCheckItem",
                 "dynamodb:DeleteItem",
                 "dynamodb:DescribeEndpoints",
                 "dynamodb:GetItem",
                 "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
             ],
-            Route::GetUser | Route::GetSession | Route::GetAuth => {
-                &["dynamodb:BatchGetItem", "dynamodb:DescribeEndpoints"]
-            }
+            // Sessions live in the user's item: one GetItem authenticates.
+            Route::GetUser | Route::GetSession | Route::GetAuth => &["dynamodb:DescribeEndpoints", "dynamodb:GetItem"],
             Route::UploadAvatar => &[
-                "dynamodb:BatchGetItem",
                 "dynamodb:DescribeEndpoints",
+                "dynamodb:GetItem",
                 "dynamodb:UpdateItem",
                 "s3:DeleteObject",
                 "s3:PutObject",
             ],
             Route::SetName => &[
-                "dynamodb:BatchGetItem",
                 "dynamodb:DeleteItem",
                 "dynamodb:DescribeEndpoints",
+                "dynamodb:GetItem",
                 "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
             ],
-            Route::SetAuth => &["dynamodb:BatchGetItem", "dynamodb:DescribeEndpoints", "dynamodb:UpdateItem"],
-            Route::Logout => &["dynamodb:DeleteItem", "dynamodb:DescribeEndpoints"],
+            Route::SetAuth => &["dynamodb:DescribeEndpoints", "dynamodb:GetItem", "dynamodb:UpdateItem"],
+            // Ending sessions is an update of the user's session index.
+            Route::Logout | Route::LogoutAll => &["dynamodb:DescribeEndpoints", "dynamodb:UpdateItem"],
+            // Counted like a login (failures per address: PutItem/UpdateItem, cleared with
+            // DeleteItem; the mobile's budget: UpdateItem).
+            Route::ChangePassword => &[
+                "dynamodb:DeleteItem",
+                "dynamodb:DescribeEndpoints",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+            ],
+            Route::ResetPassword => {
+                &["dynamodb:DeleteItem", "dynamodb:DescribeEndpoints", "dynamodb:GetItem", "dynamodb:UpdateItem"]
+            }
+            Route::DeleteUser => &[
+                "dynamodb:DeleteItem",
+                "dynamodb:DescribeEndpoints",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "s3:DeleteObject",
+            ],
         }
     }
 

@@ -5,16 +5,20 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update};
 
 use super::keys::{self, PK, TTL};
-use super::{Authenticated, CreateUserError, Credentials, NewSession, NewUser, RenameError, Store, StoreError};
+use super::{
+    AccountDeletion, Authenticated, CreateUserError, Credentials, NewSession, NewUser, PasswordChange, PasswordReset,
+    RenameError, Store, StoreError,
+};
 use crate::domain::{
-    ClientIp, IdCard, ImageCodeId, ImageCodeText, Mobile, PasswordHash, RealName, SessionToken, SmsCode, User, UserId,
-    UserName,
+    ClientIp, IdCard, ImageCodeId, ImageCodeText, Mobile, PasswordHash, RealName, SessionToken, SmsCode, SmsPurpose,
+    User, UserId, UserName,
 };
 
 mod limits;
+mod sessions;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -134,6 +138,7 @@ impl Store for DynamoStore {
     async fn reserve_sms(
         &self,
         mobile: &Mobile,
+        purpose: SmsPurpose,
         code: &SmsCode,
         now: i64,
         ttl: i64,
@@ -143,7 +148,7 @@ impl Store for DynamoStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .item(PK, s(keys::sms_code(mobile)))
+            .item(PK, s(keys::sms_code(mobile, purpose)))
             .item("code", s(code.as_str()))
             .item("attempts", n(0))
             .item("sent_at", n(now))
@@ -160,12 +165,12 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn release_sms(&self, mobile: &Mobile, code: &SmsCode) -> Result<(), StoreError> {
+    async fn release_sms(&self, mobile: &Mobile, purpose: SmsPurpose, code: &SmsCode) -> Result<(), StoreError> {
         let res = self
             .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key(keys::sms_code(mobile))))
+            .set_key(Some(key(keys::sms_code(mobile, purpose))))
             .condition_expression("code = :code")
             .expression_attribute_values(":code", s(code.as_str()))
             .send()
@@ -177,13 +182,19 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn check_out_sms(&self, mobile: &Mobile, now: i64, max_attempts: u32) -> Result<Option<SmsCode>, StoreError> {
+    async fn check_out_sms(
+        &self,
+        mobile: &Mobile,
+        purpose: SmsPurpose,
+        now: i64,
+        max_attempts: u32,
+    ) -> Result<Option<SmsCode>, StoreError> {
         // The try is spent before the comparison, so a burst of guesses gets at most max_attempts.
         let res = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(keys::sms_code(mobile))))
+            .set_key(Some(key(keys::sms_code(mobile, purpose))))
             .update_expression("ADD attempts :one")
             .condition_expression("attribute_exists(#pk) AND #ttl > :now AND attempts < :max")
             .expression_attribute_names("#pk", PK)
@@ -211,7 +222,7 @@ impl Store for DynamoStore {
         let build = |e| StoreError::Backend { op: "create user", detail: DisplayErrorContext(&e).to_string() };
         let consume_code = Delete::builder()
             .table_name(&self.table)
-            .set_key(Some(key(keys::sms_code(&user.mobile))))
+            .set_key(Some(key(keys::sms_code(&user.mobile, SmsPurpose::Register))))
             .condition_expression("code = :code")
             .expression_attribute_values(":code", s(code.as_str()))
             .build()
@@ -233,18 +244,17 @@ impl Store for DynamoStore {
             .item("name", s(user.mobile.as_str()))
             .item("avatar_url", s(""))
             .item("create_time", n(user.create_time))
+            .item(sessions::ATTR, sessions::map([(session.token_hash.as_str(), session.expires_at)]))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", PK)
             .build()
             .map_err(build)?;
-        let put_session = self.session_put(session).map_err(build)?;
         let res = self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().delete(consume_code).build())
             .transact_items(TransactWriteItem::builder().put(claim_mobile).build())
             .transact_items(TransactWriteItem::builder().put(put_user).build())
-            .transact_items(TransactWriteItem::builder().put(put_session).build())
             .send()
             .await;
         let err = match res {
@@ -357,41 +367,51 @@ impl Store for DynamoStore {
         Ok(())
     }
 
-    async fn put_session(&self, session: &NewSession) -> Result<(), StoreError> {
-        let put = self.session_put(session).map_err(backend("put session"))?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(put.item))
-            .send()
-            .await
-            .map_err(backend("put session"))?;
-        Ok(())
+    async fn add_session(
+        &self,
+        mobile: &Mobile,
+        verified: &PasswordHash,
+        session: &NewSession,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        sessions::add(self, mobile, verified, session, now).await
     }
 
     async fn authenticate(&self, token: &SessionToken, now: i64) -> Result<Option<Authenticated>, StoreError> {
-        let session_key = keys::session(&token.hash());
-        let user_key = keys::user(token.user_id());
-        let items = self.batch_get(&[&session_key, &user_key], "authenticate").await?;
-        let valid = items
-            .get(&session_key)
-            .is_some_and(|item| live(item, now) && get_n::<u64>(item, "user_id") == Some(token.user_id().get()));
-        if !valid {
-            return Ok(None);
+        // The user and this one session of its index: the other sessions' hashes are not read.
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::user(token.user_id()))))
+            .projection_expression(
+                "user_id, mobile, #name, avatar_url, create_time, real_name, id_card, #sessions.#token",
+            )
+            .expression_attribute_names("#name", "name")
+            .expression_attribute_names("#sessions", sessions::ATTR)
+            .expression_attribute_names("#token", token.hash().as_str())
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend("authenticate"))?;
+        let Some(item) = out.item else { return Ok(None) };
+        let expires_at = sessions::expiry(&item, &token.hash());
+        match expires_at {
+            Some(t) if t > now => Ok(Some(Authenticated { user: user_from_item(&item)?, session_expires_at: t })),
+            _ => Ok(None),
         }
-        let user = items.get(&user_key).map(user_from_item).transpose()?;
-        Ok(Some(Authenticated { user_id: token.user_id(), user }))
     }
 
     async fn end_session(&self, token: &SessionToken, now: i64) -> Result<bool, StoreError> {
         let res = self
             .client
-            .delete_item()
+            .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(keys::session(&token.hash()))))
-            .condition_expression("user_id = :uid AND #ttl > :now")
-            .expression_attribute_names("#ttl", TTL)
-            .expression_attribute_values(":uid", n(token.user_id().get()))
+            .set_key(Some(key(keys::user(token.user_id()))))
+            .update_expression("REMOVE #sessions.#token")
+            .condition_expression("#sessions.#token > :now")
+            .expression_attribute_names("#sessions", sessions::ATTR)
+            .expression_attribute_names("#token", token.hash().as_str())
             .expression_attribute_values(":now", n(now))
             .send()
             .await;
@@ -399,6 +419,179 @@ impl Store for DynamoStore {
             Ok(_) => Ok(true),
             Err(e) if conditional_failed(&e) => Ok(false),
             Err(e) => Err(backend("end session")(e)),
+        }
+    }
+
+    async fn end_all_sessions(&self, token: &SessionToken, now: i64) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::user(token.user_id()))))
+            .update_expression("SET #sessions = :none")
+            .condition_expression("#sessions.#token > :now")
+            .expression_attribute_names("#sessions", sessions::ATTR)
+            .expression_attribute_names("#token", token.hash().as_str())
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":none", sessions::map([]))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if conditional_failed(&e) => Ok(false),
+            Err(e) => Err(backend("end all sessions")(e)),
+        }
+    }
+
+    async fn change_password(
+        &self,
+        auth: &Authenticated,
+        token: &SessionToken,
+        old: &PasswordHash,
+        new: &PasswordHash,
+        now: i64,
+    ) -> Result<PasswordChange, StoreError> {
+        let build = |e| StoreError::Backend { op: "change password", detail: DisplayErrorContext(&e).to_string() };
+        let uid = n(auth.user.id.get());
+        let set_password = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::mobile(&auth.user.mobile))))
+            .update_expression("SET password_hash = :new")
+            .condition_expression("password_hash = :old AND user_id = :uid")
+            .expression_attribute_values(":new", s(new.as_str()))
+            .expression_attribute_values(":old", s(old.as_str()))
+            .expression_attribute_values(":uid", uid)
+            .build()
+            .map_err(build)?;
+        // The index becomes this session alone: every other one ends in the same write.
+        let keep_this = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::user(auth.user.id))))
+            .update_expression("SET #sessions = :this")
+            .condition_expression("#sessions.#token > :now")
+            .expression_attribute_names("#sessions", sessions::ATTR)
+            .expression_attribute_names("#token", token.hash().as_str())
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":this", sessions::map([(token.hash().as_str(), auth.session_expires_at)]))
+            .build()
+            .map_err(build)?;
+        let res = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(set_password).build())
+            .transact_items(TransactWriteItem::builder().update(keep_this).build())
+            .send()
+            .await;
+        match cancelled(res, "change password")? {
+            None => Ok(PasswordChange::Changed),
+            Some(reasons) if reasons.failed(0) => Ok(PasswordChange::Stale),
+            Some(reasons) if reasons.failed(1) => Ok(PasswordChange::SessionEnded),
+            // A concurrent transaction on the same items: the caller's next read decides.
+            Some(_) => Ok(PasswordChange::Stale),
+        }
+    }
+
+    async fn reset_password(
+        &self,
+        mobile: &Mobile,
+        user_id: UserId,
+        code: &SmsCode,
+        new: &PasswordHash,
+    ) -> Result<PasswordReset, StoreError> {
+        let build = |e| StoreError::Backend { op: "reset password", detail: DisplayErrorContext(&e).to_string() };
+        let consume_code = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::sms_code(mobile, SmsPurpose::Reset))))
+            .condition_expression("code = :code")
+            .expression_attribute_values(":code", s(code.as_str()))
+            .build()
+            .map_err(build)?;
+        let set_password = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::mobile(mobile))))
+            .update_expression("SET password_hash = :new")
+            .condition_expression("user_id = :uid")
+            .expression_attribute_values(":new", s(new.as_str()))
+            .expression_attribute_values(":uid", n(user_id.get()))
+            .build()
+            .map_err(build)?;
+        let end_sessions = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::user(user_id))))
+            .update_expression("SET #sessions = :none")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sessions", sessions::ATTR)
+            .expression_attribute_values(":none", sessions::map([]))
+            .build()
+            .map_err(build)?;
+        let res = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(consume_code).build())
+            .transact_items(TransactWriteItem::builder().update(set_password).build())
+            .transact_items(TransactWriteItem::builder().update(end_sessions).build())
+            .send()
+            .await;
+        match cancelled(res, "reset password")? {
+            None => Ok(PasswordReset::Reset),
+            Some(reasons) if reasons.failed(0) => Ok(PasswordReset::CodeGone),
+            Some(reasons) if reasons.failed(1) || reasons.failed(2) => Ok(PasswordReset::NoAccount),
+            // Another transaction held one of the items: the code is still there, or the racer
+            // that held it has consumed it; either way this request did not reset.
+            Some(_) => Ok(PasswordReset::CodeGone),
+        }
+    }
+
+    async fn delete_user(
+        &self,
+        auth: &Authenticated,
+        token: &SessionToken,
+        now: i64,
+    ) -> Result<AccountDeletion, StoreError> {
+        let build = |e| StoreError::Backend { op: "delete user", detail: DisplayErrorContext(&e).to_string() };
+        let user = &auth.user;
+        let uid = n(user.id.get());
+        // As read: a rename or an avatar that raced this would otherwise leave a guard or an
+        // object behind with no account.
+        let delete_user = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::user(user.id))))
+            .condition_expression("#sessions.#token > :now AND #name = :name AND avatar_url = :avatar")
+            .expression_attribute_names("#sessions", sessions::ATTR)
+            .expression_attribute_names("#token", token.hash().as_str())
+            .expression_attribute_names("#name", "name")
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":name", s(user.name.as_str()))
+            .expression_attribute_values(":avatar", s(user.avatar_url.as_str()))
+            .build()
+            .map_err(build)?;
+        let delete_mobile = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::mobile(&user.mobile))))
+            .condition_expression("user_id = :uid")
+            .expression_attribute_values(":uid", uid.clone())
+            .build()
+            .map_err(build)?;
+        let mut items = vec![
+            TransactWriteItem::builder().delete(delete_user).build(),
+            TransactWriteItem::builder().delete(delete_mobile).build(),
+        ];
+        if let Some(name) = UserName::parse(&user.name).filter(|name| !name.is_mobile_shaped()) {
+            let release = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(keys::name(&name))))
+                .condition_expression("attribute_not_exists(#pk) OR user_id = :uid")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":uid", uid)
+                .build()
+                .map_err(build)?;
+            items.push(TransactWriteItem::builder().delete(release).build());
+        }
+        let res = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        match cancelled(res, "delete user")? {
+            None => Ok(AccountDeletion::Deleted),
+            Some(_) => Ok(AccountDeletion::Changed),
         }
     }
 
@@ -505,45 +698,29 @@ impl Store for DynamoStore {
     }
 }
 
-impl DynamoStore {
-    fn session_put(&self, session: &NewSession) -> Result<Put, aws_sdk_dynamodb::error::BuildError> {
-        Put::builder()
-            .table_name(&self.table)
-            .item(PK, s(keys::session(&session.token_hash)))
-            .item("user_id", n(session.user_id.get()))
-            .item(TTL, n(session.expires_at))
-            .build()
-    }
+/// Which items of a cancelled transaction failed their condition.
+struct Cancelled(Vec<Option<String>>);
 
-    /// Consistent reads of a few items in one request, keyed by `pk`.
-    async fn batch_get(&self, pks: &[&String], op: &'static str) -> Result<HashMap<String, Item>, StoreError> {
-        let mut pending: Vec<Item> = pks.iter().map(|pk| key((*pk).clone())).collect();
-        let mut found = HashMap::new();
-        // Unprocessed keys only come back under throttling; retry them a few times.
-        for _ in 0..4 {
-            if pending.is_empty() {
-                break;
-            }
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(std::mem::take(&mut pending)))
-                .consistent_read(true)
-                .build()
-                .map_err(backend(op))?;
-            let out =
-                self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(backend(op))?;
-            for item in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
-                if let Some(pk) = get_s(&item, PK) {
-                    found.insert(pk.to_owned(), item);
-                }
-            }
-            pending = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).map(|k| k.keys).unwrap_or_default();
-        }
-        if pending.is_empty() {
-            Ok(found)
-        } else {
-            Err(StoreError::Backend { op, detail: "keys left unprocessed after retries".into() })
-        }
+impl Cancelled {
+    fn failed(&self, i: usize) -> bool {
+        self.0.get(i).and_then(Option::as_deref) == Some("ConditionalCheckFailed")
     }
+}
+
+/// A transaction's outcome: `None` when it committed, its cancellation reasons when a condition
+/// failed or it conflicted with another transaction, an error otherwise.
+fn cancelled<T, R: std::fmt::Debug + 'static>(
+    res: Result<T, aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, R>>,
+    op: &'static str,
+) -> Result<Option<Cancelled>, StoreError> {
+    let err = match res {
+        Ok(_) => return Ok(None),
+        Err(e) => e,
+    };
+    if let Some(TransactWriteItemsError::TransactionCanceledException(c)) = err.as_service_error() {
+        return Ok(Some(Cancelled(c.cancellation_reasons().iter().map(|r| r.code().map(str::to_owned)).collect())));
+    }
+    Err(backend(op)(err))
 }
 
 fn user_from_item(item: &Item) -> Result<User, StoreError> {

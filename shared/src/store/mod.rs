@@ -11,8 +11,8 @@ use std::future::Future;
 use thiserror::Error;
 
 use crate::domain::{
-    ClientIp, IdCard, ImageCodeId, ImageCodeText, Mobile, PasswordHash, RealName, SessionToken, SmsCode, TokenHash,
-    User, UserId, UserName,
+    ClientIp, IdCard, ImageCodeId, ImageCodeText, Mobile, PasswordHash, RealName, SessionToken, SmsCode, SmsPurpose,
+    TokenHash, User, UserId, UserName,
 };
 
 /// The backend failed or answered something we cannot read. The detail goes to logs only.
@@ -79,11 +79,43 @@ pub enum RenameError {
     Store(#[from] StoreError),
 }
 
-/// A valid session and, when it still exists, its user.
+/// A live session and its user (sessions live in their user's item: no user, no session).
 #[derive(Debug, Clone)]
 pub struct Authenticated {
-    pub user_id: UserId,
-    pub user: Option<User>,
+    pub user: User,
+    /// When this session ends.
+    pub session_expires_at: i64,
+}
+
+/// How a password change ended. Nothing was written unless `Changed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordChange {
+    /// The new hash is stored and every other session of the user has ended.
+    Changed,
+    /// The stored password is no longer the one verified (changed or reset meanwhile).
+    Stale,
+    /// The caller's session ended meanwhile (or the account went).
+    SessionEnded,
+}
+
+/// How a password reset ended. Nothing was written unless `Reset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordReset {
+    /// The new hash is stored, the code consumed and every session of the account ended.
+    Reset,
+    /// The code was used by another request (or replaced by a new one) meanwhile.
+    CodeGone,
+    /// The mobile has no account (any more).
+    NoAccount,
+}
+
+/// How an account deletion ended. Nothing was deleted unless `Deleted`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountDeletion {
+    /// The user, its mobile and name guards, sessions and real-name data are gone.
+    Deleted,
+    /// The user changed since it was read (name, avatar, session): read it again and retry.
+    Changed,
 }
 
 /// The data operations the routes need: the port every store adapter implements (DynamoDB here,
@@ -112,6 +144,7 @@ pub trait Store: Send + Sync {
     fn reserve_sms(
         &self,
         mobile: &Mobile,
+        purpose: SmsPurpose,
         code: &SmsCode,
         now: i64,
         ttl: i64,
@@ -119,7 +152,12 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Drops a stored code that could not be sent, so a retry is not throttled.
-    fn release_sms(&self, mobile: &Mobile, code: &SmsCode) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn release_sms(
+        &self,
+        mobile: &Mobile,
+        purpose: SmsPurpose,
+        code: &SmsCode,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Spends one of the code's tries and returns the stored code to compare with, or `None`
     /// when there is no live code (missing, expired, or its tries used up). At most
@@ -127,12 +165,13 @@ pub trait Store: Send + Sync {
     fn check_out_sms(
         &self,
         mobile: &Mobile,
+        purpose: SmsPurpose,
         now: i64,
         max_attempts: u32,
     ) -> impl Future<Output = Result<Option<SmsCode>, StoreError>> + Send;
 
-    /// Creates the account and its first session in one transaction that also consumes `code`:
-    /// one account per mobile, one use per code, nothing half-written.
+    /// Creates the account and its first session in one transaction that also consumes `code` (a
+    /// registration code): one account per mobile, one use per code, nothing half-written.
     fn create_user(
         &self,
         user: &NewUser,
@@ -164,10 +203,19 @@ pub trait Store: Send + Sync {
         from: Option<ClientIp>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    fn put_session(&self, session: &NewSession) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Adds a session to its user's index, unless the mobile's password is no longer `verified`
+    /// (false): a login that checked the old password cannot outlive a change that raced it.
+    /// Past `MAX_SESSIONS` live sessions, the ones that expire first are evicted.
+    fn add_session(
+        &self,
+        mobile: &Mobile,
+        verified: &PasswordHash,
+        session: &NewSession,
+        now: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// The token's live session with its user, read together; `None` when the session is
-    /// missing, expired, ended, or not the token's user's.
+    /// The token's live session with its user, in one read; `None` when the session is missing,
+    /// expired or ended, or the user is gone.
     fn authenticate(
         &self,
         token: &SessionToken,
@@ -197,4 +245,42 @@ pub trait Store: Send + Sync {
 
     /// Ends a live session; false when there was none to end.
     fn end_session(&self, token: &SessionToken, now: i64) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Ends every session of the token's user, this one included; false when the token's own
+    /// session was not live (nothing is ended then).
+    fn end_all_sessions(&self, token: &SessionToken, now: i64)
+    -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Replaces the password `old` (as verified) with `new` and ends every session of the user
+    /// but the caller's, in one transaction.
+    fn change_password(
+        &self,
+        auth: &Authenticated,
+        token: &SessionToken,
+        old: &PasswordHash,
+        new: &PasswordHash,
+        now: i64,
+    ) -> impl Future<Output = Result<PasswordChange, StoreError>> + Send;
+
+    /// Consumes the mobile's reset code `code`, sets the password of `user_id` (the mobile's
+    /// account) to `new` and ends every session of the account, in one transaction: of racing
+    /// resets with one code, exactly one wins.
+    fn reset_password(
+        &self,
+        mobile: &Mobile,
+        user_id: UserId,
+        code: &SmsCode,
+        new: &PasswordHash,
+    ) -> impl Future<Output = Result<PasswordReset, StoreError>> + Send;
+
+    /// Deletes the account as read (`auth`, through `token`'s live session): the user item with
+    /// its sessions and real-name data, the mobile's credentials and the name's guard, in one
+    /// transaction. The mobile may then register again. The avatar object is the caller's: it is
+    /// deleted before this, so a failure leaves no object that no account points at.
+    fn delete_user(
+        &self,
+        auth: &Authenticated,
+        token: &SessionToken,
+        now: i64,
+    ) -> impl Future<Output = Result<AccountDeletion, StoreError>> + Send;
 }

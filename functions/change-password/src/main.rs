@@ -1,0 +1,10 @@
+//! Lambda entry point: `PUT /api/v1.0/user/password`.
+//! The route itself is this crate's library (`src/lib.rs`); this builds its ports and serves it.
+use ihome::{Route, lambda};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda::Error> {
+    // DynamoDB alone (its budget too): no SMS sender, no avatar store.
+    let app = lambda::init().await?.into_app_with_budgets((), ()).await;
+    lambda::serve(Route::ChangePassword, move |req| async move { change_password::handle(app, &req).await }).await
+}
