@@ -152,6 +152,39 @@ async fn registrations_per_address_are_iperr_before_bcrypt(tier: Tier) {
     try_register(&mut c).await.assert("4202", "请求过于频繁，请稍后重试");
 }
 
+/// Resets have the same shape as registrations: each right code costs a bcrypt hash, so the
+/// address's resets are counted (with the code's check) before it.
+async fn password_resets_per_address_are_iperr_before_bcrypt(tier: Tier) {
+    let t = app(tier, |l| l.reset_per_ip = Quota::new(2, 3600)).await;
+    let mut c = t.client();
+    let reset = json!({"mobile": unique_mobile(), "sms_code": "123456", "password": "password123"});
+    for _ in 0..2 {
+        c.post_json("/api/v1.0/password/reset", &reset).await.assert("4002", "短信验证码已过期");
+    }
+    c.post_json("/api/v1.0/password/reset", &reset).await.assert("4202", "请求过于频繁，请稍后重试");
+    // Registrations have a budget of their own.
+    try_register(&mut c).await.assert("4002", "短信验证码已过期");
+}
+
+/// A new password asks for the old one: counted with the logins of that mobile and address.
+async fn wrong_old_passwords_meet_the_login_limits(tier: Tier) {
+    let t = app(tier, |l| l.login_per_mobile = Quota::new(3, 3600)).await;
+    let (mut c, mobile, password) = t.registered_user().await;
+    let change = json!({"old_password": "not the password", "new_password": "new password 1"});
+    for i in 0..3 {
+        c.from_ip(&format!("198.51.100.{}", i + 10));
+        c.put_json("/api/v1.0/user/password", &change).await.assert("4106", "密码错误");
+    }
+    // Spread over three addresses, the three failures spent the mobile's budget: even the right
+    // password from a fourth address is refused.
+    let login = json!({"mobile": mobile, "password": password});
+    t.client()
+        .from_ip("198.51.100.98")
+        .post_json("/api/v1.0/sessions", &login)
+        .await
+        .assert("4201", "错误次数过多，请稍后重试");
+}
+
 /// Hostile testing: login failures were counted per mobile, so anyone could lock its owner out
 /// for ten minutes. Now five per (mobile, address): the attacker's address is locked, the
 /// owner's is not.
@@ -203,6 +236,8 @@ contract!(
         an_sms_that_could_not_be_sent_costs_no_budget,
         captchas_per_address_are_iperr_before_drawing,
         registrations_per_address_are_iperr_before_bcrypt,
+        password_resets_per_address_are_iperr_before_bcrypt,
+        wrong_old_passwords_meet_the_login_limits,
         one_address_failing_cannot_lock_the_owner_out,
         logins_per_mobile_from_all_addresses_are_limited,
     ]
