@@ -3,7 +3,9 @@
 //! both stores) is in `store_contract`; the embedded store's routes in `local/tests/server.rs`.
 
 use futures_util::future::join_all;
-use ihome_tests::{Part, TestApp, last_sms_code, sample_image, sent_sms, unique_mobile};
+use ihome::domain::UserId;
+use ihome::store::Store;
+use ihome_tests::{Part, TestApp, last_sms_code, sample_image, sent_sms, unique_mobile, unreachable_sdk_config};
 use serde_json::json;
 
 const PASSWORD: &str = "/api/v1.0/user/password";
@@ -254,4 +256,36 @@ async fn an_upload_racing_the_deletion_leaves_no_object() {
         let objects = t.s3.list_objects_v2().bucket(&t.bucket).send().await.unwrap();
         assert!(objects.contents().is_empty(), "an object outlived its account (upload answered {uploaded})");
     }
+}
+
+/// The order that makes a retry safe: the avatar object first, then the items in one transaction.
+/// S3 failing deletes nothing; the transaction failing leaves a whole account (without its
+/// picture), and the user's retry finishes the job.
+#[tokio::test]
+async fn a_deletion_that_fails_half_way_leaves_a_whole_account_and_a_retry_finishes() {
+    // S3 unreachable: nothing is deleted.
+    let t = TestApp::builder().s3_sdk(unreachable_sdk_config().await).build().await;
+    let (mut c, _, password) = t.registered_user().await;
+    let uid = c.session_token().and_then(|t| UserId::parse(t.split_once('.')?.0)).unwrap();
+    let url = format!("{}avatars/{}.png", t.app.config.avatar_base_url, "ab".repeat(16));
+    t.app.store.set_avatar_url(uid, &url).await.unwrap();
+    c.delete_json(USER, &json!({"password": password})).await.assert("4301", "删除头像失败");
+    assert_eq!(c.get(USER).await.data()["avatar_url"], url.as_str(), "nothing deleted");
+
+    // The transaction failing: the object is gone, the account whole; the retry deletes it.
+    let t = TestApp::spawn().await;
+    let (mut c, mobile, password) = t.registered_user().await;
+    let png = sample_image(image::ImageFormat::Png);
+    let part = Part { name: "avatar", filename: Some("a.png"), content_type: "image/png", data: &png };
+    c.post_multipart("/api/v1.0/user/avatar", &[part]).await.assert("0", "OK");
+    t.calls.fail(&["TransactWriteItems"]);
+    c.delete_json(USER, &json!({"password": password})).await.assert("4001", "注销账号失败");
+    t.calls.fail(&[]);
+    let objects = t.s3.list_objects_v2().bucket(&t.bucket).send().await.unwrap();
+    assert!(objects.contents().is_empty(), "the object went first");
+    c.get(USER).await.assert("0", "OK");
+    let mut phone = t.client();
+    phone.post_json(LOGIN, &json!({"mobile": mobile, "password": password})).await.assert("0", "OK");
+    c.delete_json(USER, &json!({"password": password})).await.assert("0", "账号已注销");
+    phone.get(USER).await.assert("4101", "用户未登录");
 }
