@@ -289,3 +289,47 @@ async fn a_deletion_that_fails_half_way_leaves_a_whole_account_and_a_retry_finis
     c.delete_json(USER, &json!({"password": password})).await.assert("0", "账号已注销");
     phone.get(USER).await.assert("4101", "用户未登录");
 }
+
+/// Benchmark, not a test (`scripts/bench-reset.sh` runs it): the time of a reset code request for
+/// a mobile with an account (an SMS published to moto's SNS) and without one (nothing sent, a
+/// wait as long as this process's sends take), interleaved, through the same route. Prints the
+/// medians and spreads; asserts nothing about time.
+#[tokio::test]
+#[ignore = "a benchmark: scripts/bench-reset.sh"]
+async fn bench_reset_code_timing_with_and_without_an_account() {
+    use ihome::config::Limits;
+    use ihome::limits::Quota;
+    use std::time::Instant;
+    let rounds = std::env::var("IHOME_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(40);
+    let many = Quota::new(1_000_000, 3600);
+    let limits = Limits { sms_per_ip: many, sms_per_mobile: many, sms_total: many, ..Limits::default() };
+    let t = TestApp::builder().config(|c| c.limits = limits).build().await;
+    let (_, registered, _) = t.registered_user().await;
+    let nobody = unique_mobile();
+    let mut c = t.client();
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        // Past the 60 s gap, on the test's clock.
+        t.clock.advance(61);
+        let order = if round % 2 == 0 { [&registered, &nobody] } else { [&nobody, &registered] };
+        for mobile in order {
+            let id = format!("bench-{round}-{mobile}");
+            let text = c.captcha_text(&id).await;
+            let query = [("text", text.as_str()), ("id", id.as_str()), ("purpose", "reset")];
+            let started = Instant::now();
+            let r = c.get_query(&format!("/api/v1.0/smscode/{mobile}"), &query).await;
+            let took = started.elapsed().as_secs_f64() * 1000.0;
+            r.assert("0", "发送成功");
+            if mobile == &registered { with.push(took) } else { without.push(took) }
+        }
+    }
+    let stats = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+        format!("median {:6.2} ms  p10 {:6.2}  p90 {:6.2}", at(0.5), at(0.1), at(0.9))
+    };
+    println!("reset code, {rounds} requests each, interleaved:");
+    println!("  account (SMS published): {}", stats(&mut with));
+    println!("  no account (not sent):   {}", stats(&mut without));
+    assert_eq!(sent_sms(&nobody).await.len(), 0);
+}
