@@ -96,3 +96,29 @@ async fn store_failure_is_dberr() {
         .await
         .assert("4001", "查询用户信息失败");
 }
+
+/// A user item written before sessions were indexed in it (no `sessions` map) still logs in: the
+/// login finds no index and writes a new one (one read and one write more, once).
+#[tokio::test]
+async fn a_user_item_without_a_session_index_logs_in() {
+    let t = TestApp::spawn().await;
+    let (first, mobile, password) = t.registered_user().await;
+    let uid = first.session_token().unwrap().split('.').next().unwrap().to_owned();
+    t.dynamo
+        .update_item()
+        .table_name(&t.table)
+        .key(
+            ihome::store::keys::PK,
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("{}{uid}", ihome::store::keys::USER_PREFIX)),
+        )
+        .update_expression("REMOVE sessions")
+        .send()
+        .await
+        .unwrap();
+    let mut c = t.client();
+    t.calls.take();
+    c.post_json(SESSIONS, &json!({"mobile": mobile, "password": password})).await.assert("0", "OK");
+    let calls = t.calls.take();
+    assert_eq!(calls.iter().filter(|c| *c == "TransactWriteItems").count(), 2, "{calls:?}");
+    c.get("/api/v1.0/user").await.assert("0", "OK");
+}
