@@ -110,3 +110,19 @@ summarize_cargo_tests() {
     awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
          END { printf "\n%d passed, %d failed\n", p, f }' "$1"
 }
+
+# The closing lines of the test command: scripts/schemathesis.sh's own line, then
+# summarize_cargo_tests's sums with each operation that script judged counted as one more test
+# (its RESULT file: `PASSED FAILED`, then its line). No file (the script did not get that far)
+# counts as one failed.
+summarize_tests() {
+    local log=$1 result=$2 fuzz_passed=0 fuzz_failed=1 fuzz_line="schemathesis: did not run to the end" line=""
+    if [ -f "$result" ]; then
+        { read -r fuzz_passed fuzz_failed; read -r line || true; } <"$result"
+        [ -z "$line" ] || fuzz_line=$line
+    fi
+    printf '\n%s' "$fuzz_line"
+    awk -v fp="$fuzz_passed" -v ff="$fuzz_failed" \
+        '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+         END { printf "\n%d passed, %d failed\n", p + fp, f + ff }' "$log"
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine. Installs what it needs (rustfmt, clippy, a project-local
 # virtualenv with moto, Debian's redis-server), checks formatting and lints, starts moto's server on a free 127.0.0.1
-# port and a redis-server beside it, runs the whole test suite against them, and stops them again.
+# port and a redis-server beside it, runs the whole test suite against them, and stops them again;
+# then fuzzes the local server against openapi.yaml with Schemathesis (scripts/schemathesis.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -9,8 +10,15 @@ source scripts/lib.sh
 step "toolchain components"
 ensure_rust_components
 
-step "moto (AWS emulator) in .venv-moto"
+step "moto (AWS emulator) in .venv-moto, and Schemathesis in .venv-schemathesis beside it"
+# Schemathesis's virtualenv is made meanwhile (mostly downloads), for scripts/schemathesis.sh at
+# the end; should this fail, that script makes it again and says why.
+mkdir -p target
+ensure_venv .venv-schemathesis scripts/requirements-schemathesis.txt "import schemathesis, yaml" \
+    >target/venv-schemathesis.log 2>&1 &
+schemathesis_venv=$!
 ensure_venv .venv-moto scripts/requirements-moto.txt "import moto.server"
+wait "$schemathesis_venv" || echo "(Schemathesis's virtualenv: see target/venv-schemathesis.log; retried later)"
 
 step "redis-server (Debian package) for the cache tier's tests"
 ensure_redis_server
@@ -40,7 +48,18 @@ step "cargo test"
 log=target/test-output.log
 status=0
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log" || status=$?
-summarize_cargo_tests "$log"
+
+# Fuzzes ihome-local (embedded store, a fresh data directory) against openapi.yaml; runs whatever
+# cargo test said. Its operations count in the closing line, its failure in the exit status.
+step "Schemathesis (scripts/schemathesis.sh)"
+schemathesis_status=0
+./scripts/schemathesis.sh || schemathesis_status=$?
+
+summarize_tests "$log" target/schemathesis/result
+if [ "$schemathesis_status" != 0 ]; then
+    echo "schemathesis failed: scripts/schemathesis.sh exited $schemathesis_status" >&2
+    [ "$status" != 0 ] || status=$schemathesis_status
+fi
 if [ "$deploy_status" != 0 ]; then
     echo "deploy checks failed: scripts/deploy-check.sh exited $deploy_status" >&2
     [ "$status" != 0 ] || status=$deploy_status

@@ -89,6 +89,24 @@ async fn a_login_racing_a_password_change_leaves_no_old_session() {
     }
 }
 
+/// A reset lifts the login lock of the address it comes from: the owner just proved the mobile.
+#[tokio::test]
+async fn a_reset_lifts_this_addresss_login_lock() {
+    let t = TestApp::spawn().await;
+    let (_, mobile, _) = t.registered_user().await;
+    let mut c = t.client();
+    for _ in 0..5 {
+        c.post_json(LOGIN, &json!({"mobile": mobile, "password": "a wrong guess"}))
+            .await
+            .assert("4004", "用户名或密码错误");
+    }
+    c.request_reset(&mobile).await.assert("0", "发送成功");
+    let code = last_sms_code(&mobile).await.unwrap();
+    let reset = json!({"mobile": mobile, "sms_code": code, "password": "reset password 3"});
+    c.post_json(RESET, &reset).await.assert("0", "密码已重置");
+    c.post_json(LOGIN, &json!({"mobile": mobile, "password": "reset password 3"})).await.assert("0", "OK");
+}
+
 #[tokio::test]
 async fn a_forgotten_password_is_reset_by_sms_and_every_session_ends() {
     let t = TestApp::spawn().await;

@@ -37,12 +37,16 @@ pub async fn handle<S: Store, M: Sync, A: Sync, L: Limiter>(
         return Err(ApiError::data_err("短信验证码错误"));
     };
     let new_hash = password_check::hash(password, cfg.bcrypt_cost).await?;
-    match app
-        .store
-        .reset_password(&mobile, credentials.user_id, &sms_code, &new_hash)
-        .await
-        .map_err(ApiError::db("保存密码失败"))?
-    {
+    // The right code proves the mobile is the caller's: the login lock of this address goes too
+    // (else a locked-out owner who just reset would still wait out the window).
+    let (reset, cleared) = tokio::join!(
+        app.store.reset_password(&mobile, credentials.user_id, &sms_code, &new_hash),
+        app.store.clear_login_failures(&mobile, http::client_ip(req))
+    );
+    if let Err(e) = cleared {
+        tracing::warn!(error = %e, "could not clear login failures");
+    }
+    match reset.map_err(ApiError::db("保存密码失败"))? {
         PasswordReset::Reset => {
             tracing::info!(user_id = credentials.user_id.get(), "password reset");
             let mut resp = http::ok_message("密码已重置");
