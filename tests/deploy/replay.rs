@@ -239,6 +239,8 @@ fn expectation(e: &EventFile) -> Result<(&'static str, Option<&'static str>), St
         ("image-code", Some("bad-id")) => ("4103", None),
         ("sms-code", None) => ("0", Some("发送成功")),
         ("sms-code", Some("bad-mobile")) => ("4103", Some("手机号格式错误")),
+        // A reset code for a demo user's mobile (136…): sent, as to any account's mobile.
+        ("sms-code", Some("reset")) => ("0", Some("发送成功")),
         ("login", Some("wrong-password")) => ("4004", Some("用户名或密码错误")),
         ("get-user", Some("bearer")) => ("0", None),
         ("logout", Some("sessions-alias")) => ("0", None),
