@@ -2,6 +2,7 @@
 //! HTTP 200 (never a 5xx, a panic or an empty body), and nothing is written.
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use ihome::store::keys;
 use ihome_tests::sample_image;
 use ihome_tests::{Part, Request, TestApp, multipart, unique_mobile};
 use serde_json::json;
@@ -69,7 +70,7 @@ async fn bad_bodies_on_json_routes_are_paramerr_and_write_nothing() {
     ];
 
     let mut c = t.client();
-    for path in ["/api/v1.0/users", "/api/v1.0/sessions"] {
+    for path in ["/api/v1.0/users", "/api/v1.0/sessions", "/api/v1.0/password/reset"] {
         for (name, body, headers) in &cases {
             let r = c.send(Request { method: "POST", path, query: &[], headers, body: Some(body.clone()) }).await;
             assert_eq!(r.status, 200, "{path} {name}");
@@ -79,8 +80,9 @@ async fn bad_bodies_on_json_routes_are_paramerr_and_write_nothing() {
         }
     }
 
-    // Nothing was written: no account, no session, no failure counter, and the code is intact.
-    for prefix in ["USER#", "MOBILE#", "SESSION#", "LOGINFAIL#"] {
+    // Nothing was written: no account (nor its sessions, which live in it), no failure counter,
+    // and the code is intact.
+    for prefix in [keys::USER_PREFIX, keys::MOBILE_PREFIX, keys::LOGIN_FAILURES_PREFIX] {
         let found = t
             .dynamo
             .scan()
@@ -171,7 +173,13 @@ async fn bad_bodies_on_profile_routes_are_paramerr_and_write_nothing() {
     let t = TestApp::spawn().await;
     let (mut c, mobile, _) = t.registered_user().await;
     let json_ct: Headers = &[("content-type", "application/json")];
-    for (path, method) in [("/api/v1.0/user/name", "PUT"), ("/api/v1.0/user/auth", "POST")] {
+    let json_routes = [
+        ("/api/v1.0/user/name", "PUT"),
+        ("/api/v1.0/user/auth", "POST"),
+        ("/api/v1.0/user/password", "PUT"),
+        ("/api/v1.0/user", "DELETE"),
+    ];
+    for (path, method) in json_routes {
         for (name, body, headers) in [
             ("empty", vec![], json_ct),
             ("malformed", b"{".to_vec(), json_ct),
@@ -237,7 +245,7 @@ async fn bad_bodies_on_profile_routes_are_paramerr_and_write_nothing() {
         .scan()
         .table_name(&t.table)
         .filter_expression("begins_with(pk, :p)")
-        .expression_attribute_values(":p", AttributeValue::S("NAME#".into()))
+        .expression_attribute_values(":p", AttributeValue::S(keys::NAME_PREFIX.into()))
         .send()
         .await
         .unwrap();
