@@ -38,6 +38,9 @@ pub async fn handle<S: Store, M: Sync, A: Sync, L: Sync>(
     let set =
         app.store.set_real_name(user.id, &real_name, &id_card).await.map_err(ApiError::db("保存用户实名信息失败"))?;
     if !set {
+        // Set first by a racing request, or the account was deleted meanwhile: the set-once
+        // condition cannot tell them apart, the session can (it went with the account).
+        app.authenticate(&token).await?;
         return Err(ApiError::data_exist("已实名认证"));
     }
     tracing::info!(user_id = user.id.get(), "real name verified");
