@@ -105,14 +105,9 @@ stop_redis() {
     fi
 }
 
-# One closing line for the whole run, summed over every test binary's "test result" line.
-summarize_cargo_tests() {
-    awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-         END { printf "\n%d passed, %d failed\n", p, f }' "$1"
-}
-
-# The closing lines of the test command: scripts/schemathesis.sh's own line, then
-# summarize_cargo_tests's sums with each operation that script judged counted as one more test
+# The closing lines of the test command: scripts/schemathesis.sh's own line, then the sums of
+# every test binary's "test result" line with each operation that script judged counted as one
+# more test
 # (its RESULT file: `PASSED FAILED`, then its line). No file (the script did not get that far)
 # counts as one failed.
 summarize_tests() {

@@ -294,21 +294,7 @@ async fn aws_endpoint_settings_switch_to_dynamodb_sns_and_s3() {
             .any(|m| m["phone_number"] == format!("+86{mobile}") && m["message"].as_str().unwrap().contains(&code))
     );
 
-    let reg = json(
-        c.post(server.url("/api/v1.0/users"))
-            .json(&json!({"mobile": mobile, "sms_code": code, "password": "aws-mode-pass"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(reg["errno"], "0", "{reg}");
-    let png = sample_png();
-    let (ct, body) = multipart(&png);
-    let up =
-        json(c.post(server.url("/api/v1.0/user/avatar")).header("content-type", ct).body(body).send().await.unwrap())
-            .await;
-    assert_eq!(up["errno"], "0", "{up}");
+    register_with_avatar(&c, &server, mobile, &code, "aws-mode-pass").await;
     let s3 = aws_sdk_s3::Client::new(&sdk);
     let listed = s3.list_objects_v2().bucket(&bucket).send().await.unwrap();
     assert_eq!(listed.key_count(), Some(1), "the avatar went to S3");
@@ -316,6 +302,20 @@ async fn aws_endpoint_settings_switch_to_dynamodb_sns_and_s3() {
     assert_eq!(me["data"]["mobile"], mobile);
     server.stop();
     let _ = std::fs::remove_dir_all(&data);
+}
+
+/// Registers `mobile` with its SMS `code`, then uploads `sample_png()` as the avatar: the upload's
+/// answer (both must succeed).
+async fn register_with_avatar(c: &reqwest::Client, server: &Server, mobile: &str, code: &str, password: &str) -> Value {
+    let register = json!({"mobile": mobile, "sms_code": code, "password": password});
+    let reg = json(c.post(server.url("/api/v1.0/users")).json(&register).send().await.unwrap()).await;
+    assert_eq!(reg["errno"], "0", "{reg}");
+    let (ct, body) = multipart(&sample_png());
+    let up =
+        json(c.post(server.url("/api/v1.0/user/avatar")).header("content-type", ct).body(body).send().await.unwrap())
+            .await;
+    assert_eq!(up["errno"], "0", "{up}");
+    up
 }
 
 /// On a server running on moto: draws captcha `captcha_id`, reads its answer from the table, has
@@ -422,20 +422,9 @@ async fn aws_mode_serves_avatars_from_the_private_bucket() {
     let c = client();
     let mobile = "13712345678";
     let code = aws_sms_code(&c, &server, &dynamo, &table, mobile, "avatar-1").await;
-    let reg = c
-        .post(server.url("/api/v1.0/users"))
-        .json(&json!({"mobile": mobile, "sms_code": code, "password": "aws-avatar-pass"}))
-        .send()
-        .await
-        .unwrap();
-    let reg = json(reg).await;
-    assert_eq!(reg["errno"], "0", "{reg}");
+    let up = register_with_avatar(&c, &server, mobile, &code, "aws-avatar-pass").await;
+    // The bytes uploaded (sample_png draws the same image every time).
     let png = sample_png();
-    let (ct, body) = multipart(&png);
-    let up =
-        json(c.post(server.url("/api/v1.0/user/avatar")).header("content-type", ct).body(body).send().await.unwrap())
-            .await;
-    assert_eq!(up["errno"], "0", "{up}");
     let avatar_url = up["data"]["avatar_url"].as_str().unwrap().to_owned();
     assert!(avatar_url.starts_with(&server.url("/avatars/")) && !avatar_url.contains(&endpoint), "{avatar_url}");
     let me = json(c.get(server.url("/api/v1.0/user")).send().await.unwrap()).await;

@@ -219,14 +219,13 @@ impl Store for DynamoStore {
     }
 
     async fn create_user(&self, user: &NewUser, code: &SmsCode, session: &NewSession) -> Result<(), CreateUserError> {
-        let build = |e| StoreError::Backend { op: "create user", detail: DisplayErrorContext(&e).to_string() };
         let consume_code = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key(keys::sms_code(&user.mobile, SmsPurpose::Register))))
             .condition_expression("code = :code")
             .expression_attribute_values(":code", s(code.as_str()))
             .build()
-            .map_err(build)?;
+            .map_err(backend("create user"))?;
         let claim_mobile = Put::builder()
             .table_name(&self.table)
             .item(PK, s(keys::mobile(&user.mobile)))
@@ -235,7 +234,7 @@ impl Store for DynamoStore {
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", PK)
             .build()
-            .map_err(build)?;
+            .map_err(backend("create user"))?;
         let put_user = Put::builder()
             .table_name(&self.table)
             .item(PK, s(keys::user(user.id)))
@@ -248,7 +247,7 @@ impl Store for DynamoStore {
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", PK)
             .build()
-            .map_err(build)?;
+            .map_err(backend("create user"))?;
         let res = self
             .client
             .transact_write_items()
@@ -451,7 +450,6 @@ impl Store for DynamoStore {
         new: &PasswordHash,
         now: i64,
     ) -> Result<PasswordChange, StoreError> {
-        let build = |e| StoreError::Backend { op: "change password", detail: DisplayErrorContext(&e).to_string() };
         let uid = n(auth.user.id.get());
         let set_password = Update::builder()
             .table_name(&self.table)
@@ -462,7 +460,7 @@ impl Store for DynamoStore {
             .expression_attribute_values(":old", s(old.as_str()))
             .expression_attribute_values(":uid", uid)
             .build()
-            .map_err(build)?;
+            .map_err(backend("change password"))?;
         // The index becomes this session alone: every other one ends in the same write.
         let keep_this = Update::builder()
             .table_name(&self.table)
@@ -474,7 +472,7 @@ impl Store for DynamoStore {
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":this", sessions::map([(token.hash().as_str(), auth.session_expires_at)]))
             .build()
-            .map_err(build)?;
+            .map_err(backend("change password"))?;
         let res = self
             .client
             .transact_write_items()
@@ -498,14 +496,13 @@ impl Store for DynamoStore {
         code: &SmsCode,
         new: &PasswordHash,
     ) -> Result<PasswordReset, StoreError> {
-        let build = |e| StoreError::Backend { op: "reset password", detail: DisplayErrorContext(&e).to_string() };
         let consume_code = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key(keys::sms_code(mobile, SmsPurpose::Reset))))
             .condition_expression("code = :code")
             .expression_attribute_values(":code", s(code.as_str()))
             .build()
-            .map_err(build)?;
+            .map_err(backend("reset password"))?;
         let set_password = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(keys::mobile(mobile))))
@@ -514,7 +511,7 @@ impl Store for DynamoStore {
             .expression_attribute_values(":new", s(new.as_str()))
             .expression_attribute_values(":uid", n(user_id.get()))
             .build()
-            .map_err(build)?;
+            .map_err(backend("reset password"))?;
         let end_sessions = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(keys::user(user_id))))
@@ -524,7 +521,7 @@ impl Store for DynamoStore {
             .expression_attribute_names("#sessions", sessions::ATTR)
             .expression_attribute_values(":none", sessions::map([]))
             .build()
-            .map_err(build)?;
+            .map_err(backend("reset password"))?;
         let res = self
             .client
             .transact_write_items()
@@ -549,7 +546,6 @@ impl Store for DynamoStore {
         token: &SessionToken,
         now: i64,
     ) -> Result<AccountDeletion, StoreError> {
-        let build = |e| StoreError::Backend { op: "delete user", detail: DisplayErrorContext(&e).to_string() };
         let user = &auth.user;
         let uid = n(user.id.get());
         // As read: a rename or an avatar that raced this would otherwise leave a guard or an
@@ -565,14 +561,14 @@ impl Store for DynamoStore {
             .expression_attribute_values(":name", s(user.name.as_str()))
             .expression_attribute_values(":avatar", s(user.avatar_url.as_str()))
             .build()
-            .map_err(build)?;
+            .map_err(backend("delete user"))?;
         let delete_mobile = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key(keys::mobile(&user.mobile))))
             .condition_expression("user_id = :uid")
             .expression_attribute_values(":uid", uid.clone())
             .build()
-            .map_err(build)?;
+            .map_err(backend("delete user"))?;
         let mut items = vec![
             TransactWriteItem::builder().delete(delete_user).build(),
             TransactWriteItem::builder().delete(delete_mobile).build(),
@@ -585,7 +581,7 @@ impl Store for DynamoStore {
                 .expression_attribute_names("#pk", PK)
                 .expression_attribute_values(":uid", uid)
                 .build()
-                .map_err(build)?;
+                .map_err(backend("delete user"))?;
             items.push(TransactWriteItem::builder().delete(release).build());
         }
         let res = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
@@ -618,7 +614,6 @@ impl Store for DynamoStore {
     }
 
     async fn rename(&self, user: &User, new: &UserName) -> Result<(), RenameError> {
-        let build = |e| StoreError::Backend { op: "rename", detail: DisplayErrorContext(&e).to_string() };
         let uid = n(user.id.get());
         let mut items = Vec::new();
         let claims_guard = !new.is_mobile_shaped();
@@ -632,7 +627,7 @@ impl Store for DynamoStore {
                 .expression_attribute_names("#pk", PK)
                 .expression_attribute_values(":uid", uid.clone())
                 .build()
-                .map_err(build)?;
+                .map_err(backend("rename"))?;
             items.push(TransactWriteItem::builder().put(claim).build());
         }
         let update = Update::builder()
@@ -645,7 +640,7 @@ impl Store for DynamoStore {
             .expression_attribute_values(":new", s(new.as_str()))
             .expression_attribute_values(":old", s(user.name.as_str()))
             .build()
-            .map_err(build)?;
+            .map_err(backend("rename"))?;
         let update_index = items.len();
         items.push(TransactWriteItem::builder().update(update).build());
         if let Some(old) = UserName::parse(&user.name).filter(|o| !o.is_mobile_shaped() && o != new) {
@@ -656,7 +651,7 @@ impl Store for DynamoStore {
                 .expression_attribute_names("#pk", PK)
                 .expression_attribute_values(":uid", uid.clone())
                 .build()
-                .map_err(build)?;
+                .map_err(backend("rename"))?;
             items.push(TransactWriteItem::builder().delete(release).build());
         }
         let res = self.client.transact_write_items().set_transact_items(Some(items)).send().await;

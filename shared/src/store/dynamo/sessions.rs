@@ -2,7 +2,6 @@
 //! One read authenticates (with the profile), one write ends one session or all of them, and the
 //! sessions go with the account. Bounded by `MAX_SESSIONS`.
 
-use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update};
 
 use super::{DynamoStore, Item, StoreError, backend, cancelled, key, n, s};
@@ -23,10 +22,6 @@ pub(super) fn expiry(item: &Item, hash: &TokenHash) -> Option<i64> {
     sessions.get(hash.as_str())?.as_n().ok()?.parse().ok()
 }
 
-fn build_error(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
-    StoreError::Backend { op: "add session", detail: DisplayErrorContext(&e).to_string() }
-}
-
 /// The mobile's password is still the one the login verified (and still this user's).
 fn password_unchanged(
     store: &DynamoStore,
@@ -41,7 +36,7 @@ fn password_unchanged(
         .expression_attribute_values(":verified", s(verified.as_str()))
         .expression_attribute_values(":uid", n(session.user_id.get()))
         .build()
-        .map_err(build_error)?;
+        .map_err(backend("add session"))?;
     Ok(TransactWriteItem::builder().condition_check(check).build())
 }
 
@@ -63,7 +58,7 @@ pub(super) async fn add(
         .expression_attribute_values(":expires", n(session.expires_at))
         .expression_attribute_values(":max", n(MAX_SESSIONS))
         .build()
-        .map_err(build_error)?;
+        .map_err(backend("add session"))?;
     let res = store
         .client
         .transact_write_items()
@@ -121,7 +116,7 @@ pub(super) async fn add(
             .client
             .transact_write_items()
             .transact_items(password_unchanged(store, mobile, verified, session)?)
-            .transact_items(TransactWriteItem::builder().update(write.build().map_err(build_error)?).build())
+            .transact_items(TransactWriteItem::builder().update(write.build().map_err(backend("add session"))?).build())
             .send()
             .await;
         match cancelled(res, "add session")? {
