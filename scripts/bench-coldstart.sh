@@ -15,7 +15,12 @@ for dir in functions/*/; do functions+=("$(basename "$dir")"); done
 step "building release binaries: hello-world ${functions[*]}"
 packages=(-p hello-world)
 for f in "${functions[@]}"; do packages+=(-p "$f"); done
-cargo build --release --locked "${packages[@]}"
+# The deployed binaries' flags (.cargo/config.toml: no unwind tables, not position-independent),
+# for the host. With --target, RUSTFLAGS reach only the binaries' crates, not build scripts and
+# proc-macros; the binaries land in target/<host>/release.
+host=$(rustc -vV | sed -n 's/^host: //p')
+RUSTFLAGS="-C force-unwind-tables=no -C link-arg=-Wl,--no-pie" \
+    cargo build --release --locked --target "$host" "${packages[@]}"
 
 step "moto (AWS emulator) in .venv-moto"
 ensure_venv .venv-moto scripts/requirements-moto.txt "import moto.server"
@@ -41,4 +46,4 @@ session.client("s3").create_bucket(Bucket="ihome-bench-avatars")
 PY
 
 step "cold starts"
-python3 scripts/bench-coldstart.py "$@" hello-world "${functions[@]}"
+python3 scripts/bench-coldstart.py --target-dir "target/$host/release" "$@" hello-world "${functions[@]}"

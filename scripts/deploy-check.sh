@@ -80,6 +80,7 @@ started=$(date +%s)
 packages=()
 for dir in functions/*/; do packages+=(-p "$(basename "$dir")"); done
 cargo lambda build --release --arm64 --locked "${packages[@]}"
+echo "cargo lambda build took $(( $(date +%s) - started )) s"
 sam build --beta-features --template template.yaml --build-dir .aws-sam/build
 echo "sam build took $(( $(date +%s) - started )) s"
 

@@ -1,6 +1,8 @@
 # Helpers shared by the project's scripts. Sourced, not run.
 
-step() { printf '\n==> %s\n' "$*"; }
+# A heading per step, with the seconds since the outermost script started (a CI log's timings).
+export IHOME_STEPS_T0="${IHOME_STEPS_T0:-$(date +%s)}"
+step() { printf '\n==> %s  [%d s]\n' "$*" "$(($(date +%s) - IHOME_STEPS_T0))"; }
 
 ensure_rust_components() {
     local have
