@@ -11,28 +11,30 @@ source scripts/lib.sh
 step "toolchain components"
 ensure_rust_components
 
-step "moto (AWS emulator) in .venv-moto, and Schemathesis in .venv-schemathesis beside it"
-# Schemathesis's virtualenv is made meanwhile (mostly downloads), for scripts/schemathesis.sh at
-# the end; should this fail, that script makes it again and says why.
+# What the tests need besides Rust, fetched while they compile (mostly downloads, logs in target/):
+# moto's and Schemathesis's virtualenvs, Debian's redis-server, and the deploy check's tools
+# (aws-sam-cli, cfn-lint, cargo-lambda with zig, the arm64 standard library). Each is waited for
+# where it is first needed; scripts/deploy-check.sh and scripts/schemathesis.sh make their own
+# again, and say why, should a background install have failed.
+step "in the background: moto, Schemathesis, redis-server, deploy tools (target/install-*.log)"
 mkdir -p target
+ensure_venv .venv-moto scripts/requirements-moto.txt "import moto.server" >target/install-moto.log 2>&1 &
+moto_install=$!
 ensure_venv .venv-schemathesis scripts/requirements-schemathesis.txt "import schemathesis, yaml" \
-    >target/venv-schemathesis.log 2>&1 &
-schemathesis_venv=$!
-ensure_venv .venv-moto scripts/requirements-moto.txt "import moto.server"
-wait "$schemathesis_venv" || echo "(Schemathesis's virtualenv: see target/venv-schemathesis.log; retried later)"
-
-# The deploy check's tools (mostly downloads: aws-sam-cli, cfn-lint, cargo-lambda with zig, the
-# arm64 standard library) arrive while the tests compile; scripts/deploy-check.sh finds them ready,
-# or installs them again and says why.
-step "deploy tools and the arm64 target, in the background (target/deploy-tools.log)"
+    >target/install-schemathesis.log 2>&1 &
+schemathesis_install=$!
+# apt: finished before the deploy check, which may apt-get qemu (one dpkg at a time).
+ensure_redis_server >target/install-redis.log 2>&1 &
+redis_install=$!
 ( ensure_venv .venv-deploy scripts/requirements-deploy.txt "import cfnlint, samcli, ziglang" &&
     { rustup target list --installed | grep -qx aarch64-unknown-linux-gnu ||
-        rustup target add aarch64-unknown-linux-gnu; } ) >target/deploy-tools.log 2>&1 &
-deploy_tools=$!
+        rustup target add aarch64-unknown-linux-gnu; } ) >target/install-deploy.log 2>&1 &
+deploy_install=$!
 
-step "redis-server (Debian package) for the cache tier's tests"
-ensure_redis_server
-redis-server --version
+# waited NAME PID: waits for a background install; on failure shows its log and stops.
+waited() {
+    wait "$2" || { echo "installing $1 failed:" >&2; cat "target/install-$1.log" >&2; exit 1; }
+}
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -40,7 +42,8 @@ cargo fmt --all -- --check
 # The workspace's crates are compiled by clippy-driver (scripts/clippy-rustc, as `cargo clippy`
 # does it), denying every warning: one build lints every target and makes the test binaries.
 # `cargo test` below runs with the same wrapper, so it finds them fresh.
-lint_and_build() { RUSTC_WORKSPACE_WRAPPER="$PWD/scripts/clippy-rustc" cargo "$@"; }
+lint_wrapper="$PWD/scripts/clippy-rustc"
+lint_and_build() { RUSTC_WORKSPACE_WRAPPER="$lint_wrapper" cargo "$@"; }
 
 step "cargo clippy -D warnings, and the tests' build"
 lint_and_build test --workspace --all-targets --locked --no-run
@@ -49,10 +52,13 @@ lint_and_build test --workspace --all-targets --locked --no-run
 # through them runs with the other tests (tests/deploy). A failure here is reported at the end.
 step "deploy checks (scripts/deploy-check.sh)"
 deploy_status=0
-wait "$deploy_tools" || echo "(deploy tools: see target/deploy-tools.log; deploy-check.sh tries again)"
+waited redis "$redis_install"
+redis-server --version
+wait "$deploy_install" || echo "(deploy tools: see target/install-deploy.log; deploy-check.sh tries again)"
 ./scripts/deploy-check.sh || deploy_status=$?
 
 step "starting moto and redis-server"
+waited moto "$moto_install"
 start_moto
 start_redis
 trap 'stop_moto; stop_redis' EXIT
@@ -66,7 +72,9 @@ lint_and_build test --workspace --locked --no-fail-fast 2>&1 | tee "$log" || sta
 # cargo test said. Its operations count in the closing line, its failure in the exit status.
 step "Schemathesis (scripts/schemathesis.sh)"
 schemathesis_status=0
-./scripts/schemathesis.sh || schemathesis_status=$?
+wait "$schemathesis_install" || echo "(Schemathesis: see target/install-schemathesis.log; schemathesis.sh tries again)"
+# With the same compiler wrapper, its build of the workspace finds cargo test's binaries fresh.
+RUSTC_WORKSPACE_WRAPPER="$lint_wrapper" ./scripts/schemathesis.sh || schemathesis_status=$?
 
 summarize_tests "$log" target/schemathesis/result
 if [ "$schemathesis_status" != 0 ]; then
