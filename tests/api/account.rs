@@ -95,11 +95,7 @@ async fn a_reset_lifts_this_addresss_login_lock() {
     let t = TestApp::spawn().await;
     let (_, mobile, _) = t.registered_user().await;
     let mut c = t.client();
-    for _ in 0..5 {
-        c.post_json(LOGIN, &json!({"mobile": mobile, "password": "a wrong guess"}))
-            .await
-            .assert("4004", "用户名或密码错误");
-    }
+    c.fail_logins(&mobile, 5).await;
     c.request_reset(&mobile).await.assert("0", "发送成功");
     let code = last_sms_code(&mobile).await.unwrap();
     let reset = json!({"mobile": mobile, "sms_code": code, "password": "reset password 3"});

@@ -193,12 +193,7 @@ async fn one_address_failing_cannot_lock_the_owner_out(tier: Tier) {
     let (_, mobile, password) = t.registered_user().await;
     let mut attacker = t.client();
     attacker.from_ip("192.0.2.66");
-    for _ in 0..5 {
-        attacker
-            .post_json("/api/v1.0/sessions", &json!({"mobile": mobile, "password": "wrong-password"}))
-            .await
-            .assert("4004", "用户名或密码错误");
-    }
+    attacker.fail_logins(&mobile, 5).await;
     attacker
         .post_json("/api/v1.0/sessions", &json!({"mobile": mobile, "password": password}))
         .await

@@ -49,11 +49,7 @@ async fn five_failures_lock_the_mobile_for_ten_minutes() {
     let t = TestApp::spawn().await;
     let (_, mobile, password) = t.registered_user().await;
     let mut c = t.client();
-    for _ in 0..5 {
-        c.post_json(SESSIONS, &json!({"mobile": mobile, "password": "wrong-password"}))
-            .await
-            .assert("4004", "用户名或密码错误");
-    }
+    c.fail_logins(&mobile, 5).await;
     // Locked: even the right password is refused, and tells why.
     c.post_json(SESSIONS, &json!({"mobile": mobile, "password": password}))
         .await
@@ -78,11 +74,7 @@ async fn unknown_mobiles_are_limited_too() {
     let t = TestApp::spawn().await;
     let mut c = t.client();
     let m = unique_mobile();
-    for _ in 0..5 {
-        c.post_json(SESSIONS, &json!({"mobile": m, "password": "whatever-pw"}))
-            .await
-            .assert("4004", "用户名或密码错误");
-    }
+    c.fail_logins(&m, 5).await;
     c.post_json(SESSIONS, &json!({"mobile": m, "password": "whatever-pw"}))
         .await
         .assert("4201", "错误次数过多，请稍后重试");

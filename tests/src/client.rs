@@ -229,6 +229,15 @@ impl Client {
         out.item.and_then(|i| i.get("code").and_then(|c| c.as_s().ok().cloned())).expect("sms code stored")
     }
 
+    /// `times` logins to `mobile` with a wrong password, each refused as one (4004), not yet locked.
+    pub async fn fail_logins(&mut self, mobile: &str, times: usize) {
+        for _ in 0..times {
+            self.post_json("/api/v1.0/sessions", &json!({"mobile": mobile, "password": "a wrong guess"}))
+                .await
+                .assert("4004", "用户名或密码错误");
+        }
+    }
+
     /// Captcha → a password reset code requested for `mobile` (`purpose=reset`): the answer.
     pub async fn request_reset(&mut self, mobile: &str) -> Response {
         let id = unique("img");
