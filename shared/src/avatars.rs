@@ -16,8 +16,12 @@ pub struct AvatarStoreError(pub String);
 
 /// Where avatar objects are kept: S3 under Lambda, a folder in `ihome-local`.
 pub trait AvatarStore: Send + Sync {
-    fn put(&self, key: &str, image: &AvatarImage) -> impl Future<Output = Result<(), AvatarStoreError>> + Send;
-    fn delete(&self, key: &str) -> impl Future<Output = Result<(), AvatarStoreError>> + Send;
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        image: &'a AvatarImage,
+    ) -> impl Future<Output = Result<(), AvatarStoreError>> + Send + 'a;
+    fn delete<'a>(&'a self, key: &'a str) -> impl Future<Output = Result<(), AvatarStoreError>> + Send + 'a;
 }
 
 pub const KEY_PREFIX: &str = "avatars/";
@@ -64,22 +68,32 @@ fn s3_error<E: std::error::Error>(e: E) -> AvatarStoreError {
 }
 
 impl AvatarStore for S3Avatars {
-    async fn put(&self, key: &str, image: &AvatarImage) -> Result<(), AvatarStoreError> {
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(image.content_type())
-            .cache_control(CACHE_CONTROL)
-            .body(ByteStream::from(image.bytes().to_vec()))
-            .send()
-            .await
-            .map_err(s3_error)?;
-        Ok(())
+    #[inline(never)]
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        image: &'a AvatarImage,
+    ) -> impl Future<Output = Result<(), AvatarStoreError>> + Send + 'a {
+        crate::boxed(async move {
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .content_type(image.content_type())
+                .cache_control(CACHE_CONTROL)
+                .body(ByteStream::from(image.bytes().to_vec()))
+                .send()
+                .await
+                .map_err(s3_error)?;
+            Ok(())
+        })
     }
 
-    async fn delete(&self, key: &str) -> Result<(), AvatarStoreError> {
-        self.client.delete_object().bucket(&self.bucket).key(key).send().await.map_err(s3_error)?;
-        Ok(())
+    #[inline(never)]
+    fn delete<'a>(&'a self, key: &'a str) -> impl Future<Output = Result<(), AvatarStoreError>> + Send + 'a {
+        crate::boxed(async move {
+            self.client.delete_object().bucket(&self.bucket).key(key).send().await.map_err(s3_error)?;
+            Ok(())
+        })
     }
 }

@@ -1,7 +1,8 @@
 //! Start-up every function's `main` calls: logging, configuration, the SDK settings and the
-//! DynamoDB store (its connection opened during init), then the Lambda runtime serving one route.
+//! DynamoDB store (its connection opened during init, without a request), then the Lambda runtime serving one route.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,17 +32,25 @@ pub struct Init {
 /// Sets up logging (JSON when Lambda's log format says so, `init_logging`), reads the configuration and the SDK
 /// settings, builds the DynamoDB client and starts opening its connection, in the background
 /// while the caller builds the rest.
-pub async fn init() -> Result<Init, Error> {
+///
+/// Not `async`, and not inlined, like every function here that a function's `main` calls: Rust
+/// compiles the body of an `async fn` (and what it awaits, down to the SDK's and the runtime's
+/// futures) again in each crate that awaits it, so each of fifteen binaries recompiled all of
+/// this. A future made and boxed here is compiled here, once (README, "Build times").
+#[inline(never)]
+pub fn init() -> Result<Init, Error> {
     init_logging();
     let config = Config::from_env()?;
-    let sdk = crate::aws_env::sdk_config()?;
+    let (sdk, http) = crate::aws_env::sdk_config()?;
     let store = DynamoStore::from_sdk(&sdk, &config);
     let warm_up = tokio::spawn({
         let store = store.clone();
-        async move { store.warm_up().await }
+        async move { store.preconnect(&http).await }
     });
     Ok(Init { config, sdk, store, warm_up })
 }
+
+type Cache = (Arc<RedisCounters>, tokio::task::JoinHandle<()>);
 
 impl Init {
     /// The container's one `App`, with the route's ports: `()` for a port the route has not.
@@ -58,16 +67,7 @@ impl Init {
         sms: M,
         avatars: A,
     ) -> &'static App<DynamoStore, M, A, Counters<DynamoStore>> {
-        // Started here rather than in `init`, so that functions without budgets link no cache
-        // code; still in parallel with the DynamoDB warm-up, which `init` started.
-        let cache = self.config.cache.as_ref().map(|setting| {
-            let counters = Arc::new(RedisCounters::from_setting(setting, &self.sdk, &self.config.table));
-            let warming = tokio::spawn({
-                let counters = counters.clone();
-                async move { counters.warm_up().await }
-            });
-            (counters, warming)
-        });
+        let cache = self.start_cache();
         let (config, store) = self.warmed_up().await;
         let counters = match cache {
             None => Counters::store_only(store.clone()),
@@ -80,11 +80,29 @@ impl Init {
         leak(App::new(config, store, sms, avatars).with_limiter(counters))
     }
 
-    async fn warmed_up(self) -> (Config, DynamoStore) {
-        if tokio::time::timeout(WARM_UP_LIMIT, self.warm_up).await.is_err() {
-            tracing::warn!("DynamoDB warm-up still running after {WARM_UP_LIMIT:?}; serving anyway");
-        }
-        (self.config, self.store)
+    /// The cache tier's counters, when it is configured, and their connection opening. Started
+    /// here rather than in `init`, so that functions without budgets link no cache code; still in
+    /// parallel with the DynamoDB connection, which `init` started.
+    #[inline(never)]
+    fn start_cache(&self) -> Option<Cache> {
+        self.config.cache.as_ref().map(|setting| {
+            let counters = Arc::new(RedisCounters::from_setting(setting, &self.sdk, &self.config.table));
+            let warming = tokio::spawn({
+                let counters = counters.clone();
+                async move { counters.warm_up().await }
+            });
+            (counters, warming)
+        })
+    }
+
+    #[inline(never)]
+    fn warmed_up(self) -> Pin<Box<dyn Future<Output = (Config, DynamoStore)> + Send>> {
+        Box::pin(async move {
+            if tokio::time::timeout(WARM_UP_LIMIT, self.warm_up).await.is_err() {
+                tracing::warn!("DynamoDB connection still opening after {WARM_UP_LIMIT:?}; serving anyway");
+            }
+            (self.config, self.store)
+        })
     }
 }
 
@@ -120,15 +138,25 @@ fn leak<T>(app: T) -> &'static T {
 /// Serves `route` with `handler` for the life of the container.
 pub async fn serve<F, Fut>(route: Route, handler: F) -> Result<(), Error>
 where
-    F: Fn(Request) -> Fut,
-    Fut: Future<Output = Result<Response<Body>, ApiError>> + Send,
+    F: Fn(Request) -> Fut + 'static,
+    Fut: Future<Output = Result<Response<Body>, ApiError>> + Send + 'static,
 {
-    lambda_http::run(service_fn(move |req: Request| {
+    serve_boxed(route, Box::new(move |req| Box::pin(handler(req)))).await
+}
+
+type Handling = Pin<Box<dyn Future<Output = Result<Response<Body>, ApiError>> + Send>>;
+
+/// The Lambda runtime's loop, compiled here once (see `init`): one allocation a request.
+#[inline(never)]
+fn serve_boxed(
+    route: Route,
+    handler: Box<dyn Fn(Request) -> Handling>,
+) -> Pin<Box<dyn Future<Output = Result<(), Error>>>> {
+    Box::pin(lambda_http::run(service_fn(move |req: Request| {
         let started = Instant::now();
         let handled = handler(req);
         async move { Ok::<_, Error>(route.respond(started, handled.await)) }
-    }))
-    .await
+    })))
 }
 
 #[cfg(test)]

@@ -168,14 +168,22 @@ impl fmt::Debug for Counter {
 pub trait Limiter: Send + Sync {
     /// Takes one unit from every counter, all or none: `Ok(None)` when taken; `Ok(Some(i))` when
     /// `counters[i]` was spent, and then nothing stays taken.
-    fn take(&self, counters: &[Counter], now: i64) -> impl Future<Output = Result<Option<usize>, StoreError>> + Send;
+    fn take<'a>(
+        &'a self,
+        counters: &'a [Counter],
+        now: i64,
+    ) -> impl Future<Output = Result<Option<usize>, StoreError>> + Send + 'a;
 
     /// Gives one unit back to each counter whose window is still open (taken for work that
     /// then did not happen: an SMS that could not be sent).
-    fn give_back(&self, counters: &[Counter], now: i64) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn give_back<'a>(
+        &'a self,
+        counters: &'a [Counter],
+        now: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send + 'a;
 
     /// Units used in `counter`'s current window.
-    fn used(&self, counter: &Counter, now: i64) -> impl Future<Output = Result<u32, StoreError>> + Send;
+    fn used<'a>(&'a self, counter: &'a Counter, now: i64) -> impl Future<Output = Result<u32, StoreError>> + Send + 'a;
 }
 
 /// Takes from `counters`, or answers the refusal of the first one spent.

@@ -14,7 +14,11 @@ pub struct SmsError(pub String);
 
 /// Delivers a text to a mobile: SNS under Lambda, the console outbox in `ihome-local`.
 pub trait SmsSender: Send + Sync {
-    fn send(&self, mobile: &Mobile, message: &str) -> impl Future<Output = Result<(), SmsError>> + Send;
+    fn send<'a>(
+        &'a self,
+        mobile: &'a Mobile,
+        message: &'a str,
+    ) -> impl Future<Output = Result<(), SmsError>> + Send + 'a;
 }
 
 /// The text of a code's SMS; the 【】 signature is what China's registered templates start with.
@@ -49,25 +53,32 @@ impl SnsSender {
 }
 
 impl SmsSender for SnsSender {
-    async fn send(&self, mobile: &Mobile, message: &str) -> Result<(), SmsError> {
-        let attr = |v: &str| {
-            MessageAttributeValue::builder()
-                .data_type("String")
-                .string_value(v)
-                .build()
-                .map_err(|e| SmsError(e.to_string()))
-        };
-        let mut req = self
-            .client
-            .publish()
-            .phone_number(format!("+86{}", mobile.as_str()))
-            .message(message)
-            // Transactional: higher delivery priority than promotional, as codes expire.
-            .message_attributes("AWS.SNS.SMS.SMSType", attr("Transactional")?);
-        if let Some(id) = &self.sender_id {
-            req = req.message_attributes("AWS.SNS.SMS.SenderID", attr(id)?);
-        }
-        req.send().await.map_err(|e| SmsError(aws_sdk_sns::error::DisplayErrorContext(&e).to_string()))?;
-        Ok(())
+    #[inline(never)]
+    fn send<'a>(
+        &'a self,
+        mobile: &'a Mobile,
+        message: &'a str,
+    ) -> impl Future<Output = Result<(), SmsError>> + Send + 'a {
+        crate::boxed(async move {
+            let attr = |v: &str| {
+                MessageAttributeValue::builder()
+                    .data_type("String")
+                    .string_value(v)
+                    .build()
+                    .map_err(|e| SmsError(e.to_string()))
+            };
+            let mut req = self
+                .client
+                .publish()
+                .phone_number(format!("+86{}", mobile.as_str()))
+                .message(message)
+                // Transactional: higher delivery priority than promotional, as codes expire.
+                .message_attributes("AWS.SNS.SMS.SMSType", attr("Transactional")?);
+            if let Some(id) = &self.sender_id {
+                req = req.message_attributes("AWS.SNS.SMS.SenderID", attr(id)?);
+            }
+            req.send().await.map_err(|e| SmsError(aws_sdk_sns::error::DisplayErrorContext(&e).to_string()))?;
+            Ok(())
+        })
     }
 }

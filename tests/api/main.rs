@@ -59,6 +59,7 @@ mod bad_input;
 mod budgets;
 mod cache;
 mod flow;
+mod http_client;
 mod image_code;
 mod limiter_contract;
 mod login;

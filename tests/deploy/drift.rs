@@ -253,10 +253,7 @@ fn every_function_is_granted_exactly_its_routes_iam_actions_on_this_stacks_resou
         }
         for (resource, actions) in &allowed {
             for a in actions {
-                let ok = if a == "dynamodb:DescribeEndpoints" {
-                    // The init-time warm-up call names no table: it has no other resource.
-                    *resource == anything
-                } else if a.starts_with("dynamodb:") {
+                let ok = if a.starts_with("dynamodb:") {
                     *resource == table
                 } else if a == "sns:Publish" {
                     *resource == anything

@@ -1,5 +1,5 @@
 //! No TLS handshake on a cold container's first request: the function opens its DynamoDB
-//! connection during init. Shown against moto served over HTTPS (a certificate this test makes
+//! connection during init, without a request (`ihome::http_client`). Shown against moto served over HTTPS (a certificate this test makes
 //! and the function trusts), through a TCP proxy that counts the connections opened to it.
 //!
 //! moto's own server (werkzeug) closes every connection after one answer, which would hide
@@ -7,14 +7,14 @@
 //! (`scripts/moto_server.py --keep-alive`).
 
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use ihome_tests::runtime_api::{FunctionProcess, Outcome};
+use ihome_tests::tcp_proxy::CountingProxy;
 use ihome_tests::tls::certificates;
 use serde_json::Value;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 use crate::{files, replay};
 
@@ -52,54 +52,6 @@ impl TlsMoto {
     }
 }
 
-/// Forwards every connection to `target`, counting connections and bytes sent to it.
-struct CountingProxy {
-    port: u16,
-    connections: Arc<AtomicUsize>,
-    bytes_up: Arc<AtomicUsize>,
-}
-
-impl CountingProxy {
-    async fn start(target: u16) -> CountingProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
-        let port = listener.local_addr().expect("proxy addr").port();
-        let connections = Arc::new(AtomicUsize::new(0));
-        let bytes_up = Arc::new(AtomicUsize::new(0));
-        let (c, b) = (connections.clone(), bytes_up.clone());
-        tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                c.fetch_add(1, Ordering::SeqCst);
-                let b = b.clone();
-                tokio::spawn(async move {
-                    let Ok(server) = TcpStream::connect(("127.0.0.1", target)).await else { return };
-                    let (mut cr, mut cw) = client.into_split();
-                    let (mut sr, mut sw) = server.into_split();
-                    let up = async {
-                        let mut buf = vec![0u8; 16 * 1024];
-                        loop {
-                            let n = match tokio::io::AsyncReadExt::read(&mut cr, &mut buf).await {
-                                Ok(0) | Err(_) => break,
-                                Ok(n) => n,
-                            };
-                            b.fetch_add(n, Ordering::SeqCst);
-                            if tokio::io::AsyncWriteExt::write_all(&mut sw, &buf[..n]).await.is_err() {
-                                break;
-                            }
-                        }
-                        let _ = tokio::io::AsyncWriteExt::shutdown(&mut sw).await;
-                    };
-                    let down = async {
-                        let _ = tokio::io::copy(&mut sr, &mut cw).await;
-                        let _ = tokio::io::AsyncWriteExt::shutdown(&mut cw).await;
-                    };
-                    tokio::join!(up, down);
-                });
-            }
-        });
-        CountingProxy { port, connections, bytes_up }
-    }
-}
-
 /// moto over HTTPS behind a counting proxy, and the CA file that makes its certificate trusted.
 async fn tls_stack() -> (TlsMoto, CountingProxy, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(ihome_tests::unique("warm-up"));
@@ -112,7 +64,18 @@ async fn tls_stack() -> (TlsMoto, CountingProxy, std::path::PathBuf) {
     (moto, proxy, ca_file)
 }
 
-/// `get-user`'s arm64 artifact pointed at `endpoint`, trusting `ca_file` when given.
+/// `get-user`'s arm64 artifact pointed at `endpoint`, trusting `ca_file` when given, once its init
+/// is over (its first `GET /next`).
+async fn initialised_get_user(endpoint: String, ca_file: Option<&Path>) -> FunctionProcess {
+    let process = start_get_user(endpoint, ca_file).await;
+    process
+        .api
+        .wait_for_init(Duration::from_secs(60))
+        .await
+        .unwrap_or_else(|e| panic!("get-user did not finish its init: {e}\n{}", process.output().join("\n")));
+    process
+}
+
 async fn start_get_user(endpoint: String, ca_file: Option<&Path>) -> FunctionProcess {
     let mut env: Vec<(String, String)> = [
         ("AWS_REGION", "us-east-1".to_owned()),
@@ -145,14 +108,10 @@ fn envelope(outcome: Outcome) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cold_functions_first_request_opens_no_new_tls_connection() {
     let (moto, proxy, ca_file) = tls_stack().await;
-    let mut process = start_get_user(format!("https://127.0.0.1:{}", proxy.port), Some(&ca_file)).await;
-    process
-        .api
-        .wait_for_init(Duration::from_secs(60))
-        .await
-        .unwrap_or_else(|e| panic!("get-user did not finish its init: {e}\n{}", process.output().join("\n")));
-    let after_init = (proxy.connections.load(Ordering::SeqCst), proxy.bytes_up.load(Ordering::SeqCst));
+    let mut process = initialised_get_user(format!("https://127.0.0.1:{}", proxy.port), Some(&ca_file)).await;
+    let after_init = proxy.counts_after(1).await;
     assert_eq!(after_init.0, 1, "init opens exactly one connection to DynamoDB:\n{}", process.output().join("\n"));
+    assert!(after_init.1 > 0, "and completes its TLS handshake during init");
 
     let outcome = process.invoke(&get_user_event(), Duration::from_secs(60)).await.expect("an answer");
     let body = envelope(outcome);
@@ -165,17 +124,30 @@ async fn a_cold_functions_first_request_opens_no_new_tls_connection() {
     drop(moto.child);
 }
 
+/// Init opens the connection without sending anything on it: over plain HTTP (the test command's
+/// moto), no byte goes up until the first request, which then uses that connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_opens_the_connection_without_a_request() {
+    let moto: http::Uri = ihome_tests::moto_endpoint().parse().expect("moto's endpoint");
+    let proxy = CountingProxy::start(moto.port_u16().expect("moto's port")).await;
+    let mut process = initialised_get_user(format!("http://127.0.0.1:{}", proxy.port), None).await;
+    let after_init = proxy.counts_after(1).await;
+    assert_eq!(after_init, (1, 0), "init opens one connection and sends nothing on it");
+
+    let body = envelope(process.invoke(&get_user_event(), Duration::from_secs(60)).await.expect("an answer"));
+    assert_eq!(body["errno"], "4001", "{body}");
+    let after_invoke = (proxy.connections.load(Ordering::SeqCst), proxy.bytes_up.load(Ordering::SeqCst));
+    assert!(after_invoke.1 > 0, "the invocation's request went through the proxy");
+    assert_eq!(after_invoke.0, 1, "the first request used init's connection");
+    process.stop().await;
+}
+
 /// Without `SSL_CERT_FILE`, a function trusts Amazon's roots alone: a server certificate from any
 /// other CA (this test's) fails the handshake, and the route answers DBERR.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn functions_trust_amazons_roots_alone() {
     let (moto, proxy, _ca_file) = tls_stack().await;
-    let mut process = start_get_user(format!("https://127.0.0.1:{}", proxy.port), None).await;
-    process
-        .api
-        .wait_for_init(Duration::from_secs(60))
-        .await
-        .unwrap_or_else(|e| panic!("get-user did not finish its init: {e}\n{}", process.output().join("\n")));
+    let mut process = initialised_get_user(format!("https://127.0.0.1:{}", proxy.port), None).await;
     let outcome = process.invoke(&get_user_event(), Duration::from_secs(60)).await.expect("an answer");
     let body = envelope(outcome);
     assert_eq!((body["errno"].as_str(), body["errmsg"].as_str()), (Some("4001"), Some("查询登录状态失败")), "{body}");

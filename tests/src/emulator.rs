@@ -11,9 +11,16 @@ pub fn moto_endpoint() -> String {
         .expect("AWS_ENDPOINT_URL is not set: run the tests through scripts/test.sh, which starts moto")
 }
 
+/// moto's settings (the test command's environment), sending through the functions' own HTTP
+/// client (`ihome::http_client`), so that every route test also runs over it.
 pub async fn sdk_config() -> SdkConfig {
     let _ = moto_endpoint();
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    aws_config::defaults(BehaviorVersion::latest()).http_client(functions_http_client()).load().await
+}
+
+fn functions_http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    let tls = ihome::tls::client_config().expect("the functions' TLS configuration");
+    ihome::http_client::HttpClient::new(&tls).shared()
 }
 
 /// An SDK configuration pointing at a port where nothing listens, with no retries: a store or
@@ -24,6 +31,7 @@ pub async fn unreachable_sdk_config() -> SdkConfig {
         l.local_addr().expect("addr").port()
     };
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(functions_http_client())
         .endpoint_url(format!("http://127.0.0.1:{port}"))
         .retry_config(aws_config::retry::RetryConfig::disabled())
         .load()

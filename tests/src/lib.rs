@@ -18,6 +18,7 @@ pub mod multipart;
 pub mod response;
 pub mod runtime_api;
 pub mod sms;
+pub mod tcp_proxy;
 pub mod tls;
 
 pub use app::{AVATAR_BASE, Builder, T0, TestApp, TestedApp, peek_image_code};

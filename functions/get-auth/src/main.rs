@@ -5,6 +5,6 @@ use ihome::{Route, lambda};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda::Error> {
     // DynamoDB alone: no SMS sender, no avatar store.
-    let app = lambda::init().await?.into_app((), ()).await;
+    let app = lambda::init()?.into_app((), ()).await;
     lambda::serve(Route::GetAuth, move |req| async move { get_auth::handle(app, &req).await }).await
 }

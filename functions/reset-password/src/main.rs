@@ -5,6 +5,6 @@ use ihome::{Route, lambda};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda::Error> {
     // DynamoDB alone (its budget too): no SMS sender, no avatar store.
-    let app = lambda::init().await?.into_app_with_budgets((), ()).await;
+    let app = lambda::init()?.into_app_with_budgets((), ()).await;
     lambda::serve(Route::ResetPassword, move |req| async move { reset_password::handle(app, &req).await }).await
 }

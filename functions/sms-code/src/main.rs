@@ -5,7 +5,7 @@ use ihome::{Route, lambda};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda::Error> {
-    let init = lambda::init().await?;
+    let init = lambda::init()?;
     // DynamoDB and SNS: the only clients this route calls.
     let (sms, avatars) = (SnsSender::from_sdk(&init.sdk, &init.config), ());
     let app = init.into_app_with_budgets(sms, avatars).await;

@@ -2,17 +2,14 @@
 //! handshake (AUTH when credentials are given) on one multiplexed connection.
 //!
 //! TLS is opened here rather than by the `redis` crate, whose rustls feature reads the system's
-//! whole certificate store on every connect: like the SDK's client (`crate::aws_env`), it trusts
-//! Amazon Trust Services' roots, which ElastiCache's certificates chain to, plus the PEM file
-//! `SSL_CERT_FILE` names (a private CA: the tests' own).
+//! whole certificate store on every connect: like the SDK's clients, it trusts `crate::tls`'s roots.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, RedisConnectionInfo};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::task::AbortHandle;
@@ -42,7 +39,7 @@ pub(super) async fn open(
         let name = ServerName::try_from(endpoint.host.clone()).map_err(|e| format!("{endpoint}: {e}"))?;
         let config = match trust {
             Some(c) => c.clone(),
-            None => tls_config()?,
+            None => crate::tls::client_config()?,
         };
         let tls = tokio_rustls::TlsConnector::from(config)
             .connect(name, tcp)
@@ -65,43 +62,4 @@ pub(super) async fn open(
         .map_err(|e| format!("Redis handshake with {endpoint} failed: {e}"))?;
     let driver = tokio::spawn(driver).abort_handle();
     Ok(Open { conn, driver })
-}
-
-/// One client configuration per process: building the root store parses certificates.
-fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
-    static CONFIG: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>> = std::sync::OnceLock::new();
-    CONFIG.get_or_init(build_tls_config).clone()
-}
-
-fn build_tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    if let Some(file) = std::env::var_os("SSL_CERT_FILE").filter(|f| !f.is_empty()) {
-        let extra = CertificateDer::pem_file_iter(&file)
-            .map_err(|e| format!("SSL_CERT_FILE {}: {e}", file.to_string_lossy()))?
-            .filter_map(Result::ok);
-        roots.add_parsable_certificates(extra);
-    }
-    client_config(roots)
-}
-
-/// Amazon's roots and the PEM certificates of `ca` (a private CA).
-pub(super) fn trusting(ca: &[u8]) -> Result<Arc<rustls::ClientConfig>, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    let (added, _) = roots.add_parsable_certificates(CertificateDer::pem_slice_iter(ca).filter_map(Result::ok));
-    if added == 0 {
-        return Err("no PEM certificate in the given CA".into());
-    }
-    client_config(roots)
-}
-
-fn client_config(mut roots: rustls::RootCertStore) -> Result<Arc<rustls::ClientConfig>, String> {
-    let amazon = CertificateDer::pem_slice_iter(crate::aws_env::AMAZON_ROOTS).filter_map(Result::ok);
-    roots.add_parsable_certificates(amazon);
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS set-up: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
 }

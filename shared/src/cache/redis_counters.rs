@@ -88,7 +88,7 @@ impl RedisCounters {
 
     /// Also trusts the PEM certificates in `ca`: a self-managed Redis behind a private CA.
     pub fn trusting(mut self, ca: &[u8]) -> Result<Self, String> {
-        self.trust = Some(connect::trusting(ca)?);
+        self.trust = Some(crate::tls::trusting(ca)?);
         Ok(self)
     }
 
@@ -153,47 +153,64 @@ impl RedisCounters {
 const CONNECT_LIMIT: Duration = Duration::from_secs(1);
 
 impl Limiter for RedisCounters {
-    async fn take(&self, counters: &[Counter], now: i64) -> Result<Option<usize>, StoreError> {
-        if counters.is_empty() {
-            return Ok(None);
-        }
-        let mut call = self.take.prepare_invoke();
-        for c in counters {
-            let (key, ttl) = self.key(c, now);
-            call.key(key).arg(c.quota.max).arg(ttl);
-        }
-        let mut conn = self.connection().await?;
-        let spent: i64 = call.invoke_async(&mut conn).await.map_err(|e| self.failed("cache take", e))?;
-        match spent {
-            0 => Ok(None),
-            i => usize::try_from(i - 1)
-                .ok()
-                .filter(|i| *i < counters.len())
-                .map(Some)
-                .ok_or(StoreError::Corrupt { op: "cache take", what: "the script's answer" }),
-        }
+    #[inline(never)]
+    fn take<'a>(
+        &'a self,
+        counters: &'a [Counter],
+        now: i64,
+    ) -> impl Future<Output = Result<Option<usize>, StoreError>> + Send + 'a {
+        crate::boxed(async move {
+            if counters.is_empty() {
+                return Ok(None);
+            }
+            let mut call = self.take.prepare_invoke();
+            for c in counters {
+                let (key, ttl) = self.key(c, now);
+                call.key(key).arg(c.quota.max).arg(ttl);
+            }
+            let mut conn = self.connection().await?;
+            let spent: i64 = call.invoke_async(&mut conn).await.map_err(|e| self.failed("cache take", e))?;
+            match spent {
+                0 => Ok(None),
+                i => usize::try_from(i - 1)
+                    .ok()
+                    .filter(|i| *i < counters.len())
+                    .map(Some)
+                    .ok_or(StoreError::Corrupt { op: "cache take", what: "the script's answer" }),
+            }
+        })
     }
 
-    async fn give_back(&self, counters: &[Counter], now: i64) -> Result<(), StoreError> {
-        if counters.is_empty() {
-            return Ok(());
-        }
-        let mut call = self.give_back.prepare_invoke();
-        for c in counters {
-            call.key(self.key(c, now).0);
-        }
-        let mut conn = self.connection().await?;
-        call.invoke_async::<i64>(&mut conn).await.map_err(|e| self.failed("cache give back", e))?;
-        Ok(())
+    #[inline(never)]
+    fn give_back<'a>(
+        &'a self,
+        counters: &'a [Counter],
+        now: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send + 'a {
+        crate::boxed(async move {
+            if counters.is_empty() {
+                return Ok(());
+            }
+            let mut call = self.give_back.prepare_invoke();
+            for c in counters {
+                call.key(self.key(c, now).0);
+            }
+            let mut conn = self.connection().await?;
+            call.invoke_async::<i64>(&mut conn).await.map_err(|e| self.failed("cache give back", e))?;
+            Ok(())
+        })
     }
 
-    async fn used(&self, counter: &Counter, now: i64) -> Result<u32, StoreError> {
-        let mut conn = self.connection().await?;
-        let used: Option<u32> = redis::cmd("GET")
-            .arg(self.key(counter, now).0)
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| self.failed("cache get", e))?;
-        Ok(used.unwrap_or(0))
+    #[inline(never)]
+    fn used<'a>(&'a self, counter: &'a Counter, now: i64) -> impl Future<Output = Result<u32, StoreError>> + Send + 'a {
+        crate::boxed(async move {
+            let mut conn = self.connection().await?;
+            let used: Option<u32> = redis::cmd("GET")
+                .arg(self.key(counter, now).0)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| self.failed("cache get", e))?;
+            Ok(used.unwrap_or(0))
+        })
     }
 }

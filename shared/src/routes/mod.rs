@@ -96,66 +96,39 @@ impl Route {
     /// Every AWS IAM action the route's code calls: its function's policy, exactly (least
     /// privilege). Transactions are authorised per contained action, so they add none of their own.
     pub const fn iam_actions(self) -> &'static [&'static str] {
-        // Every function opens its DynamoDB connection during init with DescribeEndpoints
-        // (`DynamoStore::warm_up`): it reads no table, so it is granted on "*".
+        // Init opens the DynamoDB connection without a request (`DynamoStore::preconnect`): no
+        // action of its own.
         match self {
             // Abuse budgets (crate::limits) are counted with UpdateItem.
-            Route::ImageCode => &["dynamodb:DescribeEndpoints", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-            Route::SmsCode => &[
-                "dynamodb:DeleteItem",
-                "dynamodb:DescribeEndpoints",
-                "dynamodb:GetItem",
-                "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
-                "sns:Publish",
-            ],
-            Route::Register => {
-                &["dynamodb:DeleteItem", "dynamodb:DescribeEndpoints", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+            Route::ImageCode => &["dynamodb:PutItem", "dynamodb:UpdateItem"],
+            Route::SmsCode => {
+                &["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "sns:Publish"]
             }
+            Route::Register => &["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
             // A session is added on condition that the password is still the one verified
             // (ConditionCheck); a full session index is read (GetItem) and written whole.
             Route::Login => &[
                 "dynamodb:ConditionCheckItem",
                 "dynamodb:DeleteItem",
-                "dynamodb:DescribeEndpoints",
                 "dynamodb:GetItem",
                 "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
             ],
             // Sessions live in the user's item: one GetItem authenticates.
-            Route::GetUser | Route::GetSession | Route::GetAuth => &["dynamodb:DescribeEndpoints", "dynamodb:GetItem"],
-            Route::UploadAvatar => &[
-                "dynamodb:DescribeEndpoints",
-                "dynamodb:GetItem",
-                "dynamodb:UpdateItem",
-                "s3:DeleteObject",
-                "s3:PutObject",
-            ],
-            Route::SetName => &[
-                "dynamodb:DeleteItem",
-                "dynamodb:DescribeEndpoints",
-                "dynamodb:GetItem",
-                "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
-            ],
-            Route::SetAuth => &["dynamodb:DescribeEndpoints", "dynamodb:GetItem", "dynamodb:UpdateItem"],
+            Route::GetUser | Route::GetSession | Route::GetAuth => &["dynamodb:GetItem"],
+            Route::UploadAvatar => &["dynamodb:GetItem", "dynamodb:UpdateItem", "s3:DeleteObject", "s3:PutObject"],
+            Route::SetName => &["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            Route::SetAuth => &["dynamodb:GetItem", "dynamodb:UpdateItem"],
             // Ending sessions is an update of the user's session index.
-            Route::Logout | Route::LogoutAll => &["dynamodb:DescribeEndpoints", "dynamodb:UpdateItem"],
+            Route::Logout | Route::LogoutAll => &["dynamodb:UpdateItem"],
             // Counted like a login (failures per address: PutItem/UpdateItem, cleared with
             // DeleteItem; the mobile's budget: UpdateItem).
-            Route::ChangePassword => &[
-                "dynamodb:DeleteItem",
-                "dynamodb:DescribeEndpoints",
-                "dynamodb:GetItem",
-                "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
-            ],
-            Route::ResetPassword => {
-                &["dynamodb:DeleteItem", "dynamodb:DescribeEndpoints", "dynamodb:GetItem", "dynamodb:UpdateItem"]
+            Route::ChangePassword => {
+                &["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
             }
+            Route::ResetPassword => &["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:UpdateItem"],
             Route::DeleteUser => &[
                 "dynamodb:DeleteItem",
-                "dynamodb:DescribeEndpoints",
                 "dynamodb:GetItem",
                 "dynamodb:PutItem",
                 "dynamodb:UpdateItem",

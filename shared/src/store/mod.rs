@@ -122,65 +122,71 @@ pub enum AccountDeletion {
 /// the embedded redb store in `ihome-local`). Futures are `Send` so handlers run on any executor.
 pub trait Store: Send + Sync {
     /// Saves a captcha answer for `ttl` seconds, replacing one under the same id.
-    fn put_image_code(
-        &self,
-        id: &ImageCodeId,
-        text: &ImageCodeText,
+    fn put_image_code<'a>(
+        &'a self,
+        id: &'a ImageCodeId,
+        text: &'a ImageCodeText,
         expires_at: i64,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<(), StoreError>> + Send + 'a;
 
     /// Removes a captcha and returns its answer: of racing callers, exactly one gets it.
     /// Expired answers come back as `None`.
-    fn take_image_code(
-        &self,
-        id: &ImageCodeId,
+    fn take_image_code<'a>(
+        &'a self,
+        id: &'a ImageCodeId,
         now: i64,
-    ) -> impl Future<Output = Result<Option<ImageCodeText>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<ImageCodeText>, StoreError>> + Send + 'a;
 
-    fn mobile_registered(&self, mobile: &Mobile) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn mobile_registered<'a>(
+        &'a self,
+        mobile: &'a Mobile,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send + 'a;
 
     /// Stores a fresh SMS code unless one was sent less than `interval` seconds ago.
     /// Returns false when throttled; of racing callers, exactly one is not.
-    fn reserve_sms(
-        &self,
-        mobile: &Mobile,
+    fn reserve_sms<'a>(
+        &'a self,
+        mobile: &'a Mobile,
         purpose: SmsPurpose,
-        code: &SmsCode,
+        code: &'a SmsCode,
         now: i64,
         ttl: i64,
         interval: i64,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send + 'a;
 
     /// Drops a stored code that could not be sent, so a retry is not throttled.
-    fn release_sms(
-        &self,
-        mobile: &Mobile,
+    fn release_sms<'a>(
+        &'a self,
+        mobile: &'a Mobile,
         purpose: SmsPurpose,
-        code: &SmsCode,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+        code: &'a SmsCode,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send + 'a;
 
     /// Spends one of the code's tries and returns the stored code to compare with, or `None`
     /// when there is no live code (missing, expired, or its tries used up). At most
     /// `max_attempts` callers ever see a code, however many race.
-    fn check_out_sms(
-        &self,
-        mobile: &Mobile,
+    fn check_out_sms<'a>(
+        &'a self,
+        mobile: &'a Mobile,
         purpose: SmsPurpose,
         now: i64,
         max_attempts: u32,
-    ) -> impl Future<Output = Result<Option<SmsCode>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<SmsCode>, StoreError>> + Send + 'a;
 
     /// Creates the account and its first session in one transaction that also consumes `code` (a
     /// registration code): one account per mobile, one use per code, nothing half-written.
-    fn create_user(
-        &self,
-        user: &NewUser,
-        code: &SmsCode,
-        session: &NewSession,
-    ) -> impl Future<Output = Result<(), CreateUserError>> + Send;
+    fn create_user<'a>(
+        &'a self,
+        user: &'a NewUser,
+        code: &'a SmsCode,
+        session: &'a NewSession,
+    ) -> impl Future<Output = Result<(), CreateUserError>> + Send + 'a;
 
     /// The credentials of a mobile, if it has an account.
-    fn credentials(&self, mobile: &Mobile) -> impl Future<Output = Result<Option<Credentials>, StoreError>> + Send;
+    fn credentials<'a>(
+        &'a self,
+        mobile: &'a Mobile,
+    ) -> impl Future<Output = Result<Option<Credentials>, StoreError>> + Send + 'a;
 
     /// Takes one of the `max` login attempts a mobile has per `window` seconds from one client
     /// address, before the password is checked: false when none is left. Success clears the count
@@ -188,99 +194,110 @@ pub trait Store: Send + Sync {
     /// race, no more than `max` guesses per window are ever checked. Counted per address, so one
     /// attacker's address cannot lock the mobile's owner out (the mobile's budget from all
     /// addresses is `limits::Budget::LoginPerMobile`).
-    fn reserve_login_attempt(
-        &self,
-        mobile: &Mobile,
+    fn reserve_login_attempt<'a>(
+        &'a self,
+        mobile: &'a Mobile,
         from: Option<ClientIp>,
         now: i64,
         window: i64,
         max: u32,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send + 'a;
 
-    fn clear_login_failures(
-        &self,
-        mobile: &Mobile,
+    fn clear_login_failures<'a>(
+        &'a self,
+        mobile: &'a Mobile,
         from: Option<ClientIp>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<(), StoreError>> + Send + 'a;
 
     /// Adds a session to its user's index, unless the mobile's password is no longer `verified`
     /// (false): a login that checked the old password cannot outlive a change that raced it.
     /// Past `MAX_SESSIONS` live sessions, the ones that expire first are evicted.
-    fn add_session(
-        &self,
-        mobile: &Mobile,
-        verified: &PasswordHash,
-        session: &NewSession,
+    fn add_session<'a>(
+        &'a self,
+        mobile: &'a Mobile,
+        verified: &'a PasswordHash,
+        session: &'a NewSession,
         now: i64,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send + 'a;
 
     /// The token's live session with its user, in one read; `None` when the session is missing,
     /// expired or ended, or the user is gone.
-    fn authenticate(
-        &self,
-        token: &SessionToken,
+    fn authenticate<'a>(
+        &'a self,
+        token: &'a SessionToken,
         now: i64,
-    ) -> impl Future<Output = Result<Option<Authenticated>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<Authenticated>, StoreError>> + Send + 'a;
 
     /// Points the user at a new avatar URL and returns the one it replaced (`""` for none), or
     /// `None` when the user is gone.
-    fn set_avatar_url(
-        &self,
+    fn set_avatar_url<'a>(
+        &'a self,
         user_id: UserId,
-        url: &str,
-    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+        url: &'a str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send + 'a;
 
     /// Renames `user` (as read) to `new`: names are unique through a guard item per name, claimed
     /// and released in the same transaction. Mobile-shaped names have no guard: only the owner of
     /// that mobile may use one.
-    fn rename(&self, user: &User, new: &UserName) -> impl Future<Output = Result<(), RenameError>> + Send;
+    fn rename<'a>(
+        &'a self,
+        user: &'a User,
+        new: &'a UserName,
+    ) -> impl Future<Output = Result<(), RenameError>> + Send + 'a;
 
     /// Sets the real-name record once: false when the user already has one (or is gone).
-    fn set_real_name(
-        &self,
+    fn set_real_name<'a>(
+        &'a self,
         user_id: UserId,
-        real_name: &RealName,
-        id_card: &IdCard,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+        real_name: &'a RealName,
+        id_card: &'a IdCard,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send + 'a;
 
     /// Ends a live session; false when there was none to end.
-    fn end_session(&self, token: &SessionToken, now: i64) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn end_session<'a>(
+        &'a self,
+        token: &'a SessionToken,
+        now: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send + 'a;
 
     /// Ends every session of the token's user, this one included; false when the token's own
     /// session was not live (nothing is ended then).
-    fn end_all_sessions(&self, token: &SessionToken, now: i64)
-    -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn end_all_sessions<'a>(
+        &'a self,
+        token: &'a SessionToken,
+        now: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send + 'a;
 
     /// Replaces the password `old` (as verified) with `new` and ends every session of the user
     /// but the caller's, in one transaction.
-    fn change_password(
-        &self,
-        auth: &Authenticated,
-        token: &SessionToken,
-        old: &PasswordHash,
-        new: &PasswordHash,
+    fn change_password<'a>(
+        &'a self,
+        auth: &'a Authenticated,
+        token: &'a SessionToken,
+        old: &'a PasswordHash,
+        new: &'a PasswordHash,
         now: i64,
-    ) -> impl Future<Output = Result<PasswordChange, StoreError>> + Send;
+    ) -> impl Future<Output = Result<PasswordChange, StoreError>> + Send + 'a;
 
     /// Consumes the mobile's reset code `code`, sets the password of `user_id` (the mobile's
     /// account) to `new` and ends every session of the account, in one transaction: of racing
     /// resets with one code, exactly one wins.
-    fn reset_password(
-        &self,
-        mobile: &Mobile,
+    fn reset_password<'a>(
+        &'a self,
+        mobile: &'a Mobile,
         user_id: UserId,
-        code: &SmsCode,
-        new: &PasswordHash,
-    ) -> impl Future<Output = Result<PasswordReset, StoreError>> + Send;
+        code: &'a SmsCode,
+        new: &'a PasswordHash,
+    ) -> impl Future<Output = Result<PasswordReset, StoreError>> + Send + 'a;
 
     /// Deletes the account as read (`auth`, through `token`'s live session): the user item with
     /// its sessions and real-name data, the mobile's credentials and the name's guard, in one
     /// transaction. The mobile may then register again. The avatar object is the caller's: it is
     /// deleted before this, so a failure leaves no object that no account points at.
-    fn delete_user(
-        &self,
-        auth: &Authenticated,
-        token: &SessionToken,
+    fn delete_user<'a>(
+        &'a self,
+        auth: &'a Authenticated,
+        token: &'a SessionToken,
         now: i64,
-    ) -> impl Future<Output = Result<AccountDeletion, StoreError>> + Send;
+    ) -> impl Future<Output = Result<AccountDeletion, StoreError>> + Send + 'a;
 }

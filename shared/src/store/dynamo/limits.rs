@@ -62,36 +62,57 @@ impl Limiter for DynamoStore {
     /// Every counter in parallel (one round trip of latency); when one refuses, the units the
     /// others took go back. Between the two a racer may see a count one too high and be refused:
     /// the error is always towards refusing, never towards admitting.
-    async fn take(&self, counters: &[Counter], now: i64) -> Result<Option<usize>, StoreError> {
-        let results = join_all(counters.iter().map(|c| self.take_one(c, now))).await;
-        let spent = results.iter().position(|r| matches!(r, Ok(false)));
-        let failed = results.iter().any(Result::is_err);
-        if spent.is_some() || failed {
-            let taken: Vec<Counter> =
-                counters.iter().zip(&results).filter(|(_, r)| matches!(r, Ok(true))).map(|(c, _)| c.clone()).collect();
-            self.give_back(&taken, now).await?;
-        }
-        if let Some(err) = results.into_iter().find_map(Result::err) {
-            return Err(err);
-        }
-        Ok(spent)
+    #[inline(never)]
+    fn take<'a>(
+        &'a self,
+        counters: &'a [Counter],
+        now: i64,
+    ) -> impl Future<Output = Result<Option<usize>, StoreError>> + Send + 'a {
+        crate::boxed(async move {
+            let results = join_all(counters.iter().map(|c| self.take_one(c, now))).await;
+            let spent = results.iter().position(|r| matches!(r, Ok(false)));
+            let failed = results.iter().any(Result::is_err);
+            if spent.is_some() || failed {
+                let taken: Vec<Counter> = counters
+                    .iter()
+                    .zip(&results)
+                    .filter(|(_, r)| matches!(r, Ok(true)))
+                    .map(|(c, _)| c.clone())
+                    .collect();
+                self.give_back(&taken, now).await?;
+            }
+            if let Some(err) = results.into_iter().find_map(Result::err) {
+                return Err(err);
+            }
+            Ok(spent)
+        })
     }
 
-    async fn give_back(&self, counters: &[Counter], now: i64) -> Result<(), StoreError> {
-        join_all(counters.iter().map(|c| self.give_back_one(c, now))).await.into_iter().collect()
+    #[inline(never)]
+    fn give_back<'a>(
+        &'a self,
+        counters: &'a [Counter],
+        now: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send + 'a {
+        crate::boxed(async move {
+            join_all(counters.iter().map(|c| self.give_back_one(c, now))).await.into_iter().collect()
+        })
     }
 
-    async fn used(&self, counter: &Counter, now: i64) -> Result<u32, StoreError> {
-        let window = counter.window_key(now);
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(window.key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(backend("read budget"))?;
-        Ok(out.item().and_then(|item| get_n::<u32>(item, USED)).unwrap_or(0))
+    #[inline(never)]
+    fn used<'a>(&'a self, counter: &'a Counter, now: i64) -> impl Future<Output = Result<u32, StoreError>> + Send + 'a {
+        crate::boxed(async move {
+            let window = counter.window_key(now);
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .set_key(Some(key(window.key)))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(backend("read budget"))?;
+            Ok(out.item().and_then(|item| get_n::<u32>(item, USED)).unwrap_or(0))
+        })
     }
 }
