@@ -24,7 +24,9 @@ ensure_venv() {
     fi
     rm -rf "$dir"
     python3 -m venv "$dir"
-    "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$req"
+    # No byte-compiling of every module installed (botocore, aws-sam-cli: thousands): CPU the
+    # tests' build needs; Python compiles what it imports, when it first imports it.
+    "$dir/bin/pip" install --quiet --disable-pip-version-check --no-compile -r "$req"
     "$dir/bin/python" -c "$check"
     cp "$req" "$stamp"
 }
