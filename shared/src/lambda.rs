@@ -115,13 +115,13 @@ fn init_logging() {
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_default();
     let level = log_level(&level);
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let logs = lambda_http::tracing::subscriber::fmt().with_target(false).without_time().with_max_level(level);
+    let logs = tracing_subscriber::fmt().with_target(false).without_time().with_max_level(level);
     if json { logs.json().init() } else { logs.init() }
 }
 
 /// Lambda's levels (TRACE … ERROR, and FATAL, which tracing has not: ERROR); INFO otherwise.
-fn log_level(name: &str) -> lambda_http::tracing::subscriber::filter::LevelFilter {
-    use lambda_http::tracing::subscriber::filter::LevelFilter;
+fn log_level(name: &str) -> tracing_subscriber::filter::LevelFilter {
+    use tracing_subscriber::filter::LevelFilter;
     match name.trim() {
         // tracing reads "" as ERROR.
         "" => LevelFilter::INFO,
@@ -162,7 +162,7 @@ fn serve_boxed(
 #[cfg(test)]
 mod tests {
     use super::log_level;
-    use lambda_http::tracing::subscriber::filter::LevelFilter;
+    use tracing_subscriber::filter::LevelFilter;
 
     #[test]
     fn reads_lambdas_log_levels() {
