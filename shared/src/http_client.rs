@@ -43,6 +43,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 type Stream = MaybeHttpsStream<TokioIo<TcpStream>>;
+type Connecting = Pin<Box<dyn Future<Output = Result<Stream, BoxError>> + Send>>;
 
 /// Cheap to clone: clones share the pool and the parked connection.
 #[derive(Clone, Debug)]
@@ -52,13 +53,15 @@ pub struct HttpClient {
 }
 
 impl HttpClient {
-    /// HTTPS with `tls` (ALPN as the SDK offers it), plain HTTP for an emulator's endpoint.
+    /// HTTPS with `tls`, plain HTTP for an emulator's endpoint.
     pub fn new(tls: &rustls::ClientConfig) -> HttpClient {
         let mut dialer = Dialer::new();
         dialer.enforce_http(false);
         dialer.set_nodelay(true);
         let mut tls = tls.clone();
-        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        // HTTP/1.1 alone, all this pool speaks (hyper is built without HTTP/2 for the functions):
+        // offering h2 would let a server pick a protocol the pool cannot use.
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
         let connector = Connector { tls: HttpsConnector::from((dialer, tls)), parked: Arc::default() };
         let mut pool = Client::builder(TokioExecutor::new());
         // Without a timer the pool never closes an idle connection.
@@ -137,7 +140,7 @@ impl Connector {
         slot.take().map(|p| p.stream)
     }
 
-    fn dial(&self, dst: Uri) -> impl Future<Output = Result<Stream, BoxError>> + Send + Unpin + 'static {
+    fn dial(&self, dst: Uri) -> Connecting {
         use tower::Service;
         let mut tls = self.tls.clone();
         Box::pin(async move {
@@ -153,7 +156,7 @@ impl Connector {
 impl tower::Service<Uri> for Connector {
     type Response = Stream;
     type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<Stream, BoxError>> + Send>>;
+    type Future = Connecting;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         // `dial` waits for the dialler itself.
@@ -163,7 +166,7 @@ impl tower::Service<Uri> for Connector {
     fn call(&mut self, dst: Uri) -> Self::Future {
         match self.take_parked(&dst) {
             Some(stream) => Box::pin(std::future::ready(Ok(stream))),
-            None => Box::pin(self.dial(dst)),
+            None => self.dial(dst),
         }
     }
 }

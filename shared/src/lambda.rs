@@ -96,8 +96,8 @@ impl Init {
     }
 
     #[inline(never)]
-    fn warmed_up(self) -> Pin<Box<dyn Future<Output = (Config, DynamoStore)> + Send>> {
-        Box::pin(async move {
+    fn warmed_up(self) -> crate::Boxed<'static, (Config, DynamoStore)> {
+        crate::boxed(async move {
             if tokio::time::timeout(WARM_UP_LIMIT, self.warm_up).await.is_err() {
                 tracing::warn!("DynamoDB connection still opening after {WARM_UP_LIMIT:?}; serving anyway");
             }
