@@ -8,6 +8,7 @@ use rand::RngCore;
 use thiserror::Error;
 
 use crate::config::Config;
+use crate::deferred::Deferred;
 use crate::domain::AvatarImage;
 
 #[derive(Debug, Error)]
@@ -44,22 +45,26 @@ pub fn key_of<'a>(url: &'a str, base_url: &str) -> Option<&'a str> {
 
 #[derive(Debug, Clone)]
 pub struct S3Avatars {
-    client: aws_sdk_s3::Client,
+    client: Deferred<aws_sdk_s3::Client>,
     bucket: String,
 }
 
 impl S3Avatars {
     pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
-        S3Avatars { client, bucket: bucket.into() }
+        S3Avatars { client: Deferred::ready(client), bucket: bucket.into() }
     }
 
-    /// The store for a function: its S3 client from the function's SDK settings.
+    /// The store for a function: its S3 client from the function's SDK settings, built on the
+    /// first put or delete (`crate::deferred`: `delete-user` needs it only for a user with an
+    /// avatar, `upload-avatar` only for a signed-in caller's valid image).
     pub fn from_sdk(sdk: &aws_types::SdkConfig, config: &Config) -> Self {
         let mut conf = aws_sdk_s3::config::Builder::from(sdk);
         if let Some(url) = crate::aws_env::service_endpoint("S3") {
             conf = conf.endpoint_url(url);
         }
-        Self::new(aws_sdk_s3::Client::from_conf(conf.build()), config.avatar_bucket.clone())
+        let conf = conf.build();
+        let client = Deferred::new(move || aws_sdk_s3::Client::from_conf(conf.clone()));
+        S3Avatars { client, bucket: config.avatar_bucket.clone() }
     }
 }
 
@@ -76,6 +81,7 @@ impl AvatarStore for S3Avatars {
     ) -> impl Future<Output = Result<(), AvatarStoreError>> + Send + 'a {
         crate::boxed(async move {
             self.client
+                .get()
                 .put_object()
                 .bucket(&self.bucket)
                 .key(key)
@@ -92,7 +98,7 @@ impl AvatarStore for S3Avatars {
     #[inline(never)]
     fn delete<'a>(&'a self, key: &'a str) -> impl Future<Output = Result<(), AvatarStoreError>> + Send + 'a {
         crate::boxed(async move {
-            self.client.delete_object().bucket(&self.bucket).key(key).send().await.map_err(s3_error)?;
+            self.client.get().delete_object().bucket(&self.bucket).key(key).send().await.map_err(s3_error)?;
             Ok(())
         })
     }

@@ -9,6 +9,7 @@ pub mod cache;
 pub mod captcha;
 pub mod clock;
 pub mod config;
+pub mod deferred;
 pub mod domain;
 pub mod errno;
 pub mod error;

@@ -6,6 +6,7 @@ use aws_sdk_sns::types::MessageAttributeValue;
 use thiserror::Error;
 
 use crate::config::Config;
+use crate::deferred::Deferred;
 use crate::domain::{Mobile, SmsCode};
 
 #[derive(Debug, Error)]
@@ -33,22 +34,25 @@ pub fn reset_message(code: &SmsCode, valid_minutes: i64) -> String {
 
 #[derive(Debug, Clone)]
 pub struct SnsSender {
-    client: aws_sdk_sns::Client,
+    client: Deferred<aws_sdk_sns::Client>,
     sender_id: Option<String>,
 }
 
 impl SnsSender {
     pub fn new(client: aws_sdk_sns::Client, sender_id: Option<String>) -> Self {
-        SnsSender { client, sender_id }
+        SnsSender { client: Deferred::ready(client), sender_id }
     }
 
-    /// The sender for a function: its SNS client from the function's SDK settings.
+    /// The sender for a function: its SNS client from the function's SDK settings, built when
+    /// the first SMS is sent (`crate::deferred`: most cold starts of `sms-code` send none).
     pub fn from_sdk(sdk: &aws_types::SdkConfig, config: &Config) -> Self {
         let mut conf = aws_sdk_sns::config::Builder::from(sdk);
         if let Some(url) = crate::aws_env::service_endpoint("SNS") {
             conf = conf.endpoint_url(url);
         }
-        Self::new(aws_sdk_sns::Client::from_conf(conf.build()), config.sms_sender_id.clone())
+        let conf = conf.build();
+        let client = Deferred::new(move || aws_sdk_sns::Client::from_conf(conf.clone()));
+        SnsSender { client, sender_id: config.sms_sender_id.clone() }
     }
 }
 
@@ -69,6 +73,7 @@ impl SmsSender for SnsSender {
             };
             let mut req = self
                 .client
+                .get()
                 .publish()
                 .phone_number(format!("+86{}", mobile.as_str()))
                 .message(message)

@@ -3,13 +3,19 @@
 //! the PEM certificates of the file `SSL_CERT_FILE` names (an emulator behind a private CA: the
 //! tests' own). Reading the system's whole certificate store instead (a bundle and some 300 files
 //! on Debian) was most of a cold start's own time (`scripts/bench-coldstart.sh`).
+//!
+//! The roots are built in as trust anchors (subject and public key, what verification uses), not
+//! as certificates: decoding the PEM and parsing five certificates at every cold start took about
+//! 4 % of a function's whole start-up (`tls/amazon_anchors.rs`, checked against the PEM by a test).
 
 use std::sync::{Arc, OnceLock};
 
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
-/// Amazon Trust Services' root certificates (PEM).
+mod amazon_anchors;
+
+/// Amazon Trust Services' root certificates (PEM), which `amazon_anchors` is made from.
 pub const AMAZON_ROOTS: &[u8] = include_bytes!("../certs/amazon-trust-services.pem");
 
 /// One client configuration per process: building the root store parses certificates.
@@ -40,7 +46,7 @@ pub fn trusting(ca: &[u8]) -> Result<Arc<rustls::ClientConfig>, String> {
 }
 
 fn with_amazon_roots(mut roots: rustls::RootCertStore) -> Result<Arc<rustls::ClientConfig>, String> {
-    roots.add_parsable_certificates(CertificateDer::pem_slice_iter(AMAZON_ROOTS).filter_map(Result::ok));
+    roots.extend(amazon_anchors::ANCHORS.iter().cloned());
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -61,6 +67,44 @@ mod tests {
         let config = build(None).expect("a client configuration");
         assert_eq!(config.alpn_protocols.len(), 0);
     }
+
+    /// The built-in anchors are exactly those of the PEM's certificates. When the PEM changes,
+    /// this prints the new `tls/amazon_anchors.rs`.
+    #[test]
+    fn the_built_in_anchors_are_amazons_roots() {
+        let mut parsed = rustls::RootCertStore::empty();
+        let (added, failed) =
+            parsed.add_parsable_certificates(CertificateDer::pem_slice_iter(AMAZON_ROOTS).filter_map(Result::ok));
+        assert_eq!((added, failed), (5, 0));
+        assert!(
+            parsed.roots == amazon_anchors::ANCHORS,
+            "regenerate shared/src/tls/amazon_anchors.rs:\n{}",
+            source(&parsed)
+        );
+    }
+
+    fn source(store: &rustls::RootCertStore) -> String {
+        let bytes = |b: &[u8]| b.iter().map(|x| format!("\\x{x:02x}")).collect::<String>();
+        let mut out = String::from(HEADER);
+        for anchor in &store.roots {
+            out += &format!(
+                "    TrustAnchor {{\n        subject: Der::from_slice(b\"{}\"),\n        subject_public_key_info: Der::from_slice(b\"{}\"),\n        name_constraints: None,\n    }},\n",
+                bytes(&anchor.subject),
+                bytes(&anchor.subject_public_key_info)
+            );
+            assert!(anchor.name_constraints.is_none());
+        }
+        out + "];\n"
+    }
+
+    const HEADER: &str = "//! Generated from `shared/certs/amazon-trust-services.pem` by the test
+//! `tls::tests::the_built_in_anchors_are_amazons_roots`, which checks it: Amazon Trust Services'
+//! root CAs 1-4 and Starfield Services Root CA - G2, as trust anchors (subject, public key).
+
+use rustls::pki_types::{Der, TrustAnchor};
+
+pub(super) const ANCHORS: &[TrustAnchor<'static>] = &[
+";
 
     #[test]
     fn a_missing_cert_file_is_named() {
