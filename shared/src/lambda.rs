@@ -14,7 +14,7 @@ use crate::cache::{Counters, RedisCounters};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::routes::Route;
-use crate::store::DynamoStore;
+use crate::store::{Destination, DynamoStore};
 
 pub use lambda_http::Error;
 
@@ -25,13 +25,12 @@ const WARM_UP_LIMIT: Duration = Duration::from_secs(2);
 pub struct Init {
     pub config: Config,
     pub sdk: SdkConfig,
-    pub store: DynamoStore,
     warm_up: tokio::task::JoinHandle<()>,
 }
 
 /// Sets up logging (JSON when Lambda's log format says so, `init_logging`), reads the configuration and the SDK
-/// settings, builds the DynamoDB client and starts opening its connection, in the background
-/// while the caller builds the rest.
+/// settings, and starts opening the DynamoDB connection, in the background while the caller sets
+/// up the route's other ports and `into_app` builds the DynamoDB client.
 ///
 /// Not `async`, and not inlined, like every function here that a function's `main` calls: Rust
 /// compiles the body of an `async fn` (and what it awaits, down to the SDK's and the runtime's
@@ -42,12 +41,9 @@ pub fn init() -> Result<Init, Error> {
     init_logging();
     let config = Config::from_env()?;
     let (sdk, http) = crate::aws_env::sdk_config()?;
-    let store = DynamoStore::from_sdk(&sdk, &config);
-    let warm_up = tokio::spawn({
-        let store = store.clone();
-        async move { store.preconnect(&http).await }
-    });
-    Ok(Init { config, sdk, store, warm_up })
+    let destination = Destination::of(&sdk, &config);
+    let warm_up = tokio::spawn(async move { destination.preconnect(&http).await });
+    Ok(Init { config, sdk, warm_up })
 }
 
 type Cache = (Arc<RedisCounters>, tokio::task::JoinHandle<()>);
@@ -95,13 +91,19 @@ impl Init {
         })
     }
 
+    /// The DynamoDB store, its connection open (or given up on). The client is built once the
+    /// warm-up has had its first turn: by then it has resolved the endpoint and started the
+    /// dial (the DNS look-up on the blocking pool, then the connect), so on AWS building the client
+    /// takes the place of waiting for the network instead of coming before it.
     #[inline(never)]
     fn warmed_up(self) -> crate::Boxed<'static, (Config, DynamoStore)> {
         crate::boxed(async move {
+            tokio::task::yield_now().await;
+            let store = DynamoStore::from_sdk(&self.sdk, &self.config);
             if tokio::time::timeout(WARM_UP_LIMIT, self.warm_up).await.is_err() {
                 tracing::warn!("DynamoDB connection still opening after {WARM_UP_LIMIT:?}; serving anyway");
             }
-            (self.config, self.store)
+            (self.config, store)
         })
     }
 }

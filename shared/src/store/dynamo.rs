@@ -85,6 +85,41 @@ impl DynamoStore {
     /// without a request, so a cold container's first request pays one round trip and no
     /// handshake. A failure only costs that request its handshake, so it is logged, not returned.
     pub async fn preconnect(&self, http: &HttpClient) {
+        self.destination().preconnect(http).await
+    }
+
+    fn destination(&self) -> Destination {
+        Destination {
+            region: self.client.config().region().map(ToString::to_string),
+            endpoint_url: self.endpoint_url.clone(),
+            table: self.table.clone(),
+        }
+    }
+}
+
+/// Where a function's DynamoDB requests go, known before its client is built: init starts opening
+/// the connection with it, then builds the client while the look-up and the connect are in flight.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Destination {
+    region: Option<String>,
+    endpoint_url: Option<String>,
+    table: String,
+}
+
+impl Destination {
+    /// As `DynamoStore::from_sdk` sends: the SDK settings' region and endpoint override (or
+    /// `AWS_ENDPOINT_URL_DYNAMODB`), and the configured table.
+    pub fn of(sdk: &aws_types::SdkConfig, config: &crate::config::Config) -> Self {
+        Destination {
+            region: sdk.region().map(ToString::to_string),
+            endpoint_url: crate::aws_env::service_endpoint("DYNAMODB")
+                .or_else(|| sdk.endpoint_url().map(str::to_owned)),
+            table: config.table.clone(),
+        }
+    }
+
+    /// `DynamoStore::preconnect`, for the store that will be built with the same settings.
+    pub async fn preconnect(&self, http: &HttpClient) {
         let opened = match self.endpoint().await {
             Ok(endpoint) => http.preconnect(&endpoint).await,
             Err(e) => Err(e),
@@ -94,13 +129,12 @@ impl DynamoStore {
         }
     }
 
-    /// Where this store's requests go: the SDK's endpoint rules (the functions set no resolver of
-    /// their own), given what its item operations give them: region, endpoint override, and the
-    /// table as the resource.
+    /// The SDK's endpoint rules (the functions set no resolver of their own), given what the
+    /// store's item operations give them: region, endpoint override, and the table as the resource.
     async fn endpoint(&self) -> Result<http::Uri, BoxError> {
         use aws_sdk_dynamodb::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
         let params = Params::builder()
-            .set_region(self.client.config().region().map(ToString::to_string))
+            .set_region(self.region.clone())
             .set_endpoint(self.endpoint_url.clone())
             .set_resource_arn(Some(self.table.clone()))
             .build()?;
@@ -871,22 +905,33 @@ fn user_from_item(item: &Item) -> Result<User, StoreError> {
 mod tests {
     use super::*;
 
-    fn store(region: &str, endpoint_url: Option<&str>) -> DynamoStore {
-        let conf = aws_sdk_dynamodb::Config::builder()
+    fn sdk(region: &str, endpoint_url: Option<&str>) -> aws_types::SdkConfig {
+        let mut sdk = aws_types::SdkConfig::builder()
             .region(aws_sdk_dynamodb::config::Region::new(region.to_owned()))
-            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-            .build();
-        DynamoStore {
-            endpoint_url: endpoint_url.map(str::to_owned),
-            ..DynamoStore::new(Client::from_conf(conf), "ihome")
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest());
+        if let Some(url) = endpoint_url {
+            sdk = sdk.endpoint_url(url);
         }
+        sdk.build()
     }
 
     #[tokio::test]
     async fn preconnects_where_the_requests_go() {
-        let regional = store("ap-southeast-1", None).endpoint().await.expect("an endpoint");
+        let config = crate::config::Config::default();
+        let regional = Destination::of(&sdk("ap-southeast-1", None), &config).endpoint().await.expect("an endpoint");
         assert_eq!(regional.to_string(), "https://dynamodb.ap-southeast-1.amazonaws.com/");
-        let emulator = store("us-east-1", Some("http://127.0.0.1:5000")).endpoint().await.expect("an endpoint");
-        assert_eq!(emulator.to_string(), "http://127.0.0.1:5000/");
+        let emulator = sdk("us-east-1", Some("http://127.0.0.1:5000"));
+        let endpoint = Destination::of(&emulator, &config).endpoint().await.expect("an endpoint");
+        assert_eq!(endpoint.to_string(), "http://127.0.0.1:5000/");
+    }
+
+    /// Init opens the connection from the settings before the store exists: to where the store,
+    /// built from the same settings, then sends.
+    #[test]
+    fn init_and_the_store_agree_on_the_destination() {
+        let config = crate::config::Config::default();
+        for sdk in [sdk("ap-southeast-1", None), sdk("us-east-1", Some("http://127.0.0.1:5000"))] {
+            assert_eq!(DynamoStore::from_sdk(&sdk, &config).destination(), Destination::of(&sdk, &config));
+        }
     }
 }

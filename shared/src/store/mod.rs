@@ -4,7 +4,7 @@
 mod dynamo;
 pub mod keys;
 
-pub use dynamo::DynamoStore;
+pub use dynamo::{Destination, DynamoStore};
 
 use std::future::Future;
 
