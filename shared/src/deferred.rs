@@ -3,8 +3,8 @@
 //! Building any SDK client makes its crate parse its own copy of the endpoint partitions (a JSON
 //! document and a regular expression for each partition; `aws-sdk-*`'s `DefaultResolver::new`
 //! forces it): about a sixth of a function's own init time, measured (README, "Cold starts").
-//! DynamoDB's client serves every request, and its endpoint is needed during init to open the
-//! connection; SNS's and S3's serve only the requests that send an SMS or store or delete an
+//! DynamoDB's client serves every request, so it is built during init, while its connection
+//! opens; SNS's and S3's serve only the requests that send an SMS or store or delete an
 //! avatar, so they are built when one does. A cold container whose first request is refused
 //! never builds them.
 

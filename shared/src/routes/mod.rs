@@ -96,7 +96,7 @@ impl Route {
     /// Every AWS IAM action the route's code calls: its function's policy, exactly (least
     /// privilege). Transactions are authorised per contained action, so they add none of their own.
     pub const fn iam_actions(self) -> &'static [&'static str] {
-        // Init opens the DynamoDB connection without a request (`DynamoStore::preconnect`): no
+        // Init opens the DynamoDB connection without a request (`Destination::preconnect`): no
         // action of its own.
         match self {
             // Abuse budgets (crate::limits) are counted with UpdateItem.
